@@ -1,0 +1,34 @@
+// Tensor handle and its node.
+#include "core/tensor.hpp"
+
+#include <stdexcept>
+
+namespace xgrad {
+
+Tensor::Tensor(Array value, bool requires_grad, std::string name)
+    : node_(std::make_shared<Node>()) {
+  node_->grad = Gradient(shape_of(value));
+  node_->value = std::move(value);
+  node_->requires_grad = requires_grad;
+  node_->name = std::move(name);
+}
+
+Tensor Tensor::parameter(Array value, std::string name) {
+  return Tensor(std::move(value), true, std::move(name));
+}
+
+Tensor::Node& Tensor::node() const {
+  if (!node_) throw std::logic_error("xgrad::Tensor: use of an empty tensor handle");
+  return *node_;
+}
+
+const Array& Tensor::value() const { return node().value; }
+Array& Tensor::mutable_value() const { return node().value; }
+Shape Tensor::shape() const { return shape_of(node().value); }
+std::size_t Tensor::size() const { return node().value.size(); }
+const Gradient& Tensor::grad() const { return node().grad; }
+Gradient& Tensor::mutable_grad() const { return node().grad; }
+bool Tensor::requires_grad() const { return node().requires_grad; }
+const std::string& Tensor::name() const { return node().name; }
+
+}  // namespace xgrad

@@ -1,0 +1,41 @@
+// Linear: y = x @ kernel + bias with kernel (in, out), as Flax's nn.Dense lays it out.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/initializers.hpp"
+#include "core/ops.hpp"
+
+namespace xgrad::layers {
+
+struct LinearOptions {
+  Initializer kernel_init = initializers::lecun_normal();  // Flax nn.Dense's default
+  Initializer bias_init = initializers::zeros();
+  bool use_bias = true;
+  // The key bias_init draws from; only matters for a random bias_init.
+  Key bias_key{};
+  // Parameter name prefix: "<name>.kernel", "<name>.bias".
+  std::string name = "linear";
+};
+
+class Linear {
+ public:
+  // Throws std::invalid_argument when in_features or out_features is 0.
+  Linear(std::size_t in_features, std::size_t out_features, const Key& kernel_key,
+         LinearOptions options = {});
+
+  // x (..., in) -> (..., out).
+  Tensor operator()(Tape& tape, const Tensor& x) const;
+
+  const Tensor& kernel() const { return kernel_; }
+  // Undefined (Tensor::defined() is false) when use_bias is false.
+  const Tensor& bias() const { return bias_; }
+  std::vector<Tensor> parameters() const;
+
+ private:
+  Tensor kernel_;
+  Tensor bias_;
+};
+
+}  // namespace xgrad::layers
