@@ -48,7 +48,7 @@ std::int64_t strict_row(double id, std::size_t position, std::size_t vocab_size,
     throw InvalidTokenId(where + " is not an integer (ids must be whole numbers in " +
                          range_text(vocab_size) + ")");
   }
-  if (id < 0.0 || id >= static_cast<double>(vocab_size)) {
+  if (id < 0.0 || id >= static_cast<double>(vocab_size) || id >= 0x1p62) {
     throw TokenIdOutOfRange(where + " is out of range " + range_text(vocab_size));
   }
   return static_cast<std::int64_t>(id);
@@ -74,7 +74,8 @@ std::int32_t xla_to_int32(float x) {
 std::int64_t flax_row(double id, std::size_t vocab_size) {
   if (vocab_size == 1) return 0;
   std::int64_t row = xla_to_int32(to_float32(id));
-  const auto v = static_cast<std::int64_t>(vocab_size);
+  // Rows fit in int32; capping V keeps the arithmetic in range for absurd V.
+  const auto v = static_cast<std::int64_t>(std::min<std::size_t>(vocab_size, std::size_t{1} << 62));
   if (row < 0) row += v;
   return (row < 0 || row >= v) ? kNanRow : row;
 }

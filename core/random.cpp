@@ -41,8 +41,6 @@ float scale_unit(float f, float span, float minval) {
   return y < minval ? minval : y;
 }
 
-Array array_of_shape(const Shape& shape) { return Array::from_shape(shape); }
-
 }  // namespace
 
 Layout default_layout() { return g_default_layout.load(std::memory_order_relaxed); }
@@ -141,7 +139,7 @@ std::vector<std::uint32_t> random_bits(const Key& key, const Shape& shape, Layou
 Array uniform(const Key& key, const Shape& shape, float minval, float maxval, Layout layout) {
   const std::vector<std::uint32_t> bits = random_bits(key, shape, layout);
   const float span = maxval - minval;
-  Array out = array_of_shape(shape);
+  Array out = Array::from_shape(shape);
   float* data = out.data();
   for (std::size_t i = 0; i < bits.size(); ++i) data[i] = scale_unit(unit_float(bits[i]), span, minval);
   return out;
@@ -160,8 +158,12 @@ Array truncated_normal(const Key& key, float lower, float upper, const Shape& sh
                        Layout layout) {
   // jax.random.truncated_normal: u uniform in [erf(lower/sqrt2), erf(upper/sqrt2)), then
   // sqrt2 * erf_inv(u), clipped into the open interval (lower, upper).
-  // Dividing by sqrt2 or multiplying by its float reciprocal (XLA may rewrite one into the
-  // other) gives the same float for the initializers' bounds -2 and 2.
+  // How exact: the bounds' erf is XLA's float32 erf (xla_math::erf_f32), which may differ from
+  // libm's erff, or from older XLA builds, by an ulp for some inputs. For the initializers'
+  // bounds -2 and 2 there is no such doubt: XLA's current erf, Eigen's older one, libm's erff
+  // and the correctly rounded erf all give +-0.9544997f (0x3F745A18), and dividing by sqrt2 or
+  // multiplying by its float reciprocal gives the same +-1.4142135f. JAX's own docstring
+  // example for truncated_normal(5.0) is reproduced bit for bit (tests/test_initializers.cpp).
   constexpr float kSqrt2 = 1.41421354f;
   const float a = xla_math::erf_f32(lower / kSqrt2);
   const float b = xla_math::erf_f32(upper / kSqrt2);

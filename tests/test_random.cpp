@@ -252,6 +252,25 @@ TEST_CASE("XLA's log stays within an ulp of the true log and handles special val
   }
 }
 
+TEST_CASE("XLA's erf is the correctly rounded erf at the truncated normal's bounds",
+          "[core][random]") {
+  // truncated_normal(-2, 2) draws between erf(-+2 / sqrt2); those two floats decide every
+  // draw, so they are pinned to the correctly rounded value (double erf, rounded once).
+  for (float bound : {-2.0f, 2.0f}) {
+    const float x = bound / 1.41421354f;
+    CHECK(kat::float_bits(xgrad::xla_math::erf_f32(x)) ==
+          kat::float_bits(static_cast<float>(std::erf(double{x}))));
+  }
+  // Elsewhere XLA's rational approximation is near, not exact (2 ulp at most on this grid);
+  // beyond 3.8325 it is +-1.
+  for (float x = -3.5f; x <= 3.5f; x += 0.125f) {
+    INFO(x);
+    CHECK(kat::ulp_distance(xgrad::xla_math::erf_f32(x), static_cast<float>(std::erf(double{x}))) <= 2);
+  }
+  CHECK(xgrad::xla_math::erf_f32(4.0f) == 1.0f);
+  CHECK(xgrad::xla_math::erf_f32(-4.0f) == -1.0f);
+}
+
 TEST_CASE("The default layout starts partitionable and can be switched process-wide",
           "[core][random]") {
   // Every test that switches the default restores it, so this sees the process's start value.
