@@ -5,6 +5,7 @@
 #include "core/errors.hpp"
 #include "core/gradient.hpp"
 #include "core/gradient_check.hpp"
+#include "core/flax.hpp"
 #include "core/initializers.hpp"
 #include "core/ops.hpp"
 #include "core/random.hpp"
