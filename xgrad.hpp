@@ -7,6 +7,7 @@
 #include "core/gradient_check.hpp"
 #include "core/flax.hpp"
 #include "core/initializers.hpp"
+#include "core/npy.hpp"
 #include "core/ops.hpp"
 #include "core/random.hpp"
 #include "core/row_sparse_grad.hpp"

@@ -1,10 +1,13 @@
 // Gradient: dense / row-sparse accumulation with shape checks.
 #include "core/gradient.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
+#include "core/buffer_pool.hpp"
 #include "core/errors.hpp"
+#include "core/parallel.hpp"
 
 namespace xgrad {
 
@@ -12,8 +15,13 @@ Gradient::Gradient(Shape value_shape) : shape_(std::move(value_shape)) {
   if (shape_.size() == 2) sparse_ = RowSparseGrad(shape_[0], shape_[1]);
 }
 
+Gradient::~Gradient() {
+  if (dense_allocated_) buffer_pool::give_back(dense_);
+}
+
 const Array& Gradient::dense() const {
   if (kind_ != Kind::dense) throw std::logic_error("Gradient::dense: the gradient is not dense");
+  write_out_uniform();
   return dense_;
 }
 
@@ -24,41 +32,139 @@ const RowSparseGrad& Gradient::row_sparse() const {
   return sparse_;
 }
 
-Array& Gradient::dense_for_accumulate() {
-  if (kind_ == Kind::dense) return dense_;
+void Gradient::write_out_uniform() const {
+  if (!uniform_pending_) return;
   if (!dense_allocated_) {
-    dense_ = Array::from_shape(shape_);
+    dense_ = buffer_pool::take(shape_);
     dense_allocated_ = true;
   }
-  dense_.fill(0.0f);
+  float* data = dense_.data();
+  const float value = uniform_value_;
+  const std::size_t n = dense_.size();
+  parallel::for_range(n, n, [&](std::size_t begin, std::size_t end) {
+    std::fill(data + begin, data + end, value);
+  });
+  uniform_pending_ = false;
+}
+
+Array& Gradient::dense_for_accumulate() {
+  bool fresh = false;
+  float* data = dense_accumulator(fresh);
+  if (fresh) std::fill(data, data + dense_.size(), 0.0f);
+  return dense_;
+}
+
+float* Gradient::dense_accumulator(bool& fresh) {
+  fresh = kind_ == Kind::none;
+  if (kind_ == Kind::dense) {
+    write_out_uniform();
+    return dense_.data();
+  }
+  if (!dense_allocated_) {
+    dense_ = buffer_pool::take(shape_);
+    dense_allocated_ = true;
+  }
   if (kind_ == Kind::row_sparse) {
+    dense_.fill(0.0f);
     sparse_.add_to(dense_.data());
     sparse_.clear();
   }
   kind_ = Kind::dense;
-  return dense_;
+  return dense_.data();
 }
 
 void Gradient::add_dense(const Array& contribution, const char* op) {
-  if (shape_of(contribution) != shape_) {
+  require_same_shape(contribution, op);
+  bool fresh = false;
+  float* dst = dense_accumulator(fresh);
+  const float* src = contribution.data();
+  const std::size_t n = dense_.size();
+  parallel::for_range(n, n, [&](std::size_t begin, std::size_t end) {
+    if (fresh) {
+      for (std::size_t i = begin; i < end; ++i) dst[i] = 0.0f + src[i];
+    } else {
+      for (std::size_t i = begin; i < end; ++i) dst[i] += src[i];
+    }
+  });
+}
+
+void Gradient::adopt_dense(Array&& contribution, const char* op) {
+  require_same_shape(contribution, op);
+  if (kind_ != Kind::none) {
+    add_dense(contribution, op);
+    return;
+  }
+  if (dense_allocated_) buffer_pool::give_back(dense_);
+  dense_ = std::move(contribution);
+  dense_allocated_ = true;
+  kind_ = Kind::dense;
+}
+
+void Gradient::add_uniform(float value) {
+  if (kind_ == Kind::none) {  // the bits zeros + value would give
+    kind_ = Kind::dense;
+    uniform_pending_ = true;
+    uniform_value_ = 0.0f + value;
+    return;
+  }
+  if (uniform_pending_) {
+    uniform_value_ += value;
+    return;
+  }
+  float* data = dense_for_accumulate().data();
+  const std::size_t n = dense_.size();
+  parallel::for_range(n, n, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) data[i] += value;
+  });
+}
+
+std::optional<float> Gradient::uniform_value() const {
+  if (uniform_pending_) return uniform_value_;
+  return std::nullopt;
+}
+
+void Gradient::require_same_shape(const Array& contribution, const char* op) const {
+  if (contribution.dimension() != shape_.size() ||
+      !std::equal(shape_.begin(), shape_.end(), contribution.shape().begin())) {
     throw ShapeError(std::string(op) + ": gradient of shape " +
                      shape_string(shape_of(contribution)) + " does not match value of shape " +
                      shape_string(shape_));
   }
-  Array& dense = dense_for_accumulate();
-  float* dst = dense.data();
-  const float* src = contribution.data();
-  for (std::size_t i = 0, n = dense.size(); i < n; ++i) dst[i] += src[i];
+}
+
+void Gradient::require_table(const char* who) const {
+  if (shape_.size() != 2) {
+    throw ShapeError(std::string(who) + ": value of shape " + shape_string(shape_) +
+                     " is not a (rows, width) table");
+  }
 }
 
 float* Gradient::accumulate_row(std::int32_t row) {
-  if (shape_.size() != 2) {
-    throw ShapeError("Gradient::accumulate_row: value of shape " + shape_string(shape_) +
-                     " is not a (rows, width) table");
+  require_table("Gradient::accumulate_row");
+  if (kind_ == Kind::dense) {
+    write_out_uniform();
+    return dense_.data() + static_cast<std::size_t>(row) * shape_[1];
   }
-  if (kind_ == Kind::dense) return dense_.data() + static_cast<std::size_t>(row) * shape_[1];
   kind_ = Kind::row_sparse;
   return sparse_.accumulate_row(row);
+}
+
+void Gradient::scatter_add_rows(const std::int32_t* rows, std::size_t count, const float* values,
+                                std::optional<std::int32_t> skip) {
+  require_table("Gradient::scatter_add_rows");
+  if (kind_ != Kind::dense) {
+    kind_ = Kind::row_sparse;
+    sparse_.scatter_add(rows, count, values, skip);
+    return;
+  }
+  write_out_uniform();
+  const std::size_t width = shape_[1];
+  for (std::size_t t = 0; t < count; ++t) {
+    if (skip && rows[t] == *skip) continue;
+    float* dst = dense_.data() + static_cast<std::size_t>(rows[t]) * width;
+    const float* src = values + t * width;
+    for (std::size_t j = 0; j < width; ++j) dst[j] += src[j];
+  }
 }
 
 void Gradient::add(const Gradient& other) {
@@ -70,10 +176,11 @@ void Gradient::add(const Gradient& other) {
     case Kind::none:
       return;
     case Kind::dense:
-      add_dense(other.dense_, "Gradient::add");
+      add_dense(other.dense(), "Gradient::add");
       return;
     case Kind::row_sparse:
       if (kind_ == Kind::dense) {
+        write_out_uniform();
         other.sparse_.add_to(dense_.data());
       } else {
         kind_ = Kind::row_sparse;
@@ -86,7 +193,7 @@ void Gradient::add(const Gradient& other) {
 Array Gradient::to_dense() const {
   switch (kind_) {
     case Kind::dense:
-      return dense_;
+      return dense();
     case Kind::row_sparse:
       return sparse_.to_dense();
     case Kind::none:
@@ -100,7 +207,10 @@ double Gradient::norm() const {
   auto add_squares = [&sum](const float* values, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) sum += static_cast<double>(values[i]) * values[i];
   };
-  if (kind_ == Kind::dense) add_squares(dense_.data(), dense_.size());
+  if (kind_ == Kind::dense) {
+    const Array& values = dense();  // writes out a pending uniform value first
+    add_squares(values.data(), values.size());
+  }
   if (kind_ == Kind::row_sparse) {
     add_squares(sparse_.row_values(0), sparse_.rows().size() * sparse_.row_width());
   }
@@ -110,6 +220,7 @@ double Gradient::norm() const {
 void Gradient::clear() {
   if (kind_ == Kind::row_sparse) sparse_.clear();
   kind_ = Kind::none;
+  uniform_pending_ = false;
 }
 
 }  // namespace xgrad

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 
 #include "core/array.hpp"
 #include "core/row_sparse_grad.hpp"
@@ -17,26 +18,55 @@ class Gradient {
   Gradient() = default;
   // A gradient for a value of this shape, holding nothing yet.
   explicit Gradient(Shape value_shape);
+  // Hands a dense buffer to core/buffer_pool.hpp for the next step to reuse.
+  ~Gradient();
+  Gradient(const Gradient&) = default;
+  Gradient(Gradient&&) = default;
+  Gradient& operator=(const Gradient&) = default;
+  Gradient& operator=(Gradient&&) = default;
 
   Kind kind() const { return kind_; }
   bool empty() const { return kind_ == Kind::none; }
   const Shape& shape() const { return shape_; }
 
-  // The dense gradient (kind() == dense).
+  // The dense gradient (kind() == dense). Writes out a pending uniform value first, so
+  // it is not safe to call from two threads at once on the same gradient.
   const Array& dense() const;
   // The row-sparse gradient (kind() == row_sparse).
   const RowSparseGrad& row_sparse() const;
 
   // grad += contribution. Throws ShapeError naming `op` if shapes differ.
   void add_dense(const Array& contribution, const char* op);
+  // grad += value at every element. A gradient that held nothing becomes dense without
+  // writing the value out: the buffer is filled only when someone reads it (as PyTorch's
+  // mean backward returns an expanded view). What sum and mean pass back.
+  void add_uniform(float value);
+  // For ops' backward functions: the value of every element when the gradient is dense
+  // and that value has not been written out yet (so dY[i] can be read as one number).
+  std::optional<float> uniform_value() const;
+  // The same, except that when the gradient holds nothing `contribution` becomes it, moved
+  // in without a copy. For ops' backward functions; the caller guarantees it holds no -0.0f
+  // (adding that to zeros would have given +0.0f).
+  void adopt_dense(Array&& contribution, const char* op);
 
   // The dense buffer to accumulate into with +=, e.g. as a BLAS beta = 1 output.
   // Creates it as zeros, or densifies a row-sparse gradient first.
   Array& dense_for_accumulate();
 
+  // The same without zeroing a gradient that holds nothing: then `fresh` is set and the
+  // caller must write every element as 0.0f + contribution, which gives the bits that
+  // accumulating into zeros would, in one pass instead of two. For ops' backward functions.
+  float* dense_accumulator(bool& fresh);
+
   // The D floats of row `row` to accumulate into, for a rank-2 (V, D) value: a slot of
   // the row-sparse gradient, or the row of the dense one if the gradient is dense.
   float* accumulate_row(std::int32_t row);
+
+  // grad[rows[t], :] += values[t, :] for every t < count whose row is not `skip`, for a
+  // rank-2 (V, D) value: row-sparse unless the gradient is already dense. Rows are trusted
+  // to lie in [0, V); repeated rows sum in order of t, whatever the thread count.
+  void scatter_add_rows(const std::int32_t* rows, std::size_t count, const float* values,
+                        std::optional<std::int32_t> skip = std::nullopt);
 
   // grad += other, following the accumulation rules.
   void add(const Gradient& other);
@@ -53,10 +83,19 @@ class Gradient {
   void clear();
 
  private:
+  void require_same_shape(const Array& contribution, const char* op) const;
+  void require_table(const char* who) const;
+  // Fills dense_ with the pending uniform value, if there is one.
+  void write_out_uniform() const;
+
   Shape shape_;
   Kind kind_ = Kind::none;
-  Array dense_;
-  bool dense_allocated_ = false;
+  // The dense buffer; mutable so that const readers can write out a pending uniform value.
+  mutable Array dense_;
+  mutable bool dense_allocated_ = false;
+  // kind_ == dense and every element is uniform_value_, not yet written into dense_.
+  mutable bool uniform_pending_ = false;
+  float uniform_value_ = 0.0f;
   RowSparseGrad sparse_;
 };
 

@@ -2,16 +2,22 @@
 #include "core/row_sparse_grad.hpp"
 
 #include <algorithm>
+#include <limits>
 
 #include "core/errors.hpp"
+#include "core/parallel.hpp"
 
 namespace xgrad {
 
 RowSparseGrad::RowSparseGrad(std::size_t num_rows, std::size_t row_width)
     : num_rows_(num_rows), row_width_(row_width) {}
 
-float* RowSparseGrad::accumulate_row(std::int32_t row) {
+void RowSparseGrad::ensure_slot_index() {
   if (slot_of_row_.empty()) slot_of_row_.assign(num_rows_, -1);
+}
+
+float* RowSparseGrad::accumulate_row(std::int32_t row) {
+  ensure_slot_index();
   std::int32_t& slot = slot_of_row_[static_cast<std::size_t>(row)];
   if (slot < 0) {
     slot = static_cast<std::int32_t>(rows_.size());
@@ -19,6 +25,53 @@ float* RowSparseGrad::accumulate_row(std::int32_t row) {
     values_.resize(values_.size() + row_width_, 0.0f);
   }
   return values_.data() + static_cast<std::size_t>(slot) * row_width_;
+}
+
+void RowSparseGrad::scatter_add(const std::int32_t* rows, std::size_t count, const float* values,
+                                std::optional<std::int32_t> skip) {
+  constexpr std::int32_t kSkipped = std::numeric_limits<std::int32_t>::min();
+  ensure_slot_index();
+  // Pass 1, in token order: each token's slot; a token whose row is new opens the slot.
+  slot_of_token_.resize(count);
+  constexpr std::size_t kPrefetchTokens = 16;  // slot_of_row_ is O(V): fetch ahead
+  for (std::size_t t = 0; t < count; ++t) {
+    if (t + kPrefetchTokens < count) {
+      __builtin_prefetch(slot_of_row_.data() + rows[t + kPrefetchTokens], 1);
+    }
+    const std::int32_t row = rows[t];
+    if (skip && row == *skip) {
+      slot_of_token_[t] = kSkipped;
+      continue;
+    }
+    std::int32_t& slot = slot_of_row_[static_cast<std::size_t>(row)];
+    if (slot < 0) {
+      slot = static_cast<std::int32_t>(rows_.size());
+      rows_.push_back(row);
+      slot_of_token_[t] = ~slot;
+    } else {
+      slot_of_token_[t] = slot;
+    }
+  }
+  values_.resize(rows_.size() * row_width_);
+  // Pass 2: each thread adds the tokens of its own range of slots, in token order.
+  const std::size_t width = row_width_;
+  const std::int32_t* codes = slot_of_token_.data();
+  float* out = values_.data();
+  parallel::for_range(rows_.size(), count * width, [&](std::size_t first, std::size_t last) {
+    for (std::size_t t = 0; t < count; ++t) {
+      const std::int32_t code = codes[t];
+      if (code == kSkipped) continue;
+      const std::size_t slot = static_cast<std::size_t>(code < 0 ? ~code : code);
+      if (slot < first || slot >= last) continue;
+      float* dst = out + slot * width;
+      const float* src = values + t * width;
+      if (code < 0) {  // the row's first contribution: 0 + src, as if added to zeros
+        for (std::size_t j = 0; j < width; ++j) dst[j] = 0.0f + src[j];
+      } else {
+        for (std::size_t j = 0; j < width; ++j) dst[j] += src[j];
+      }
+    }
+  });
 }
 
 void RowSparseGrad::add(const RowSparseGrad& other) {

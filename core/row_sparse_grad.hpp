@@ -4,11 +4,34 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <vector>
 
 #include "core/array.hpp"
 
 namespace xgrad {
+
+// std::allocator that leaves floats uninitialised on resize: new rows are written in full
+// before they are read, so zeroing them first would be a wasted pass.
+template <class T>
+struct UninitializedAllocator : std::allocator<T> {
+  template <class U>
+  struct rebind {
+    using other = UninitializedAllocator<U>;
+  };
+  UninitializedAllocator() = default;
+  template <class U>
+  UninitializedAllocator(const UninitializedAllocator<U>&) {}
+  template <class U>
+  void construct(U* p) {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
 
 class RowSparseGrad {
  public:
@@ -37,6 +60,13 @@ class RowSparseGrad {
   // token ids correct.
   float* accumulate_row(std::int32_t row);
 
+  // row[rows[t]] += values[t, :] for every t < count whose row is not `skip` (values is
+  // (count, D), rows trusted to lie in [0, V)). New rows are written, not zeroed then added;
+  // repeated rows sum in order of t. With more than one thread, each owns a range of rows,
+  // so the sums are bit-identical for any thread count.
+  void scatter_add(const std::int32_t* rows, std::size_t count, const float* values,
+                   std::optional<std::int32_t> skip = std::nullopt);
+
   // Sparse + sparse stays sparse: merges other's rows into this one (same V and D).
   void add(const RowSparseGrad& other);
 
@@ -52,11 +82,15 @@ class RowSparseGrad {
  private:
   std::size_t num_rows_ = 0;
   std::size_t row_width_ = 0;
+  void ensure_slot_index();
+
   std::vector<std::int32_t> rows_;
-  std::vector<float> values_;
+  std::vector<float, UninitializedAllocator<float>> values_;
   // slot_of_row_[r] is r's index in rows_, or -1. O(V) index scratch, allocated on first
   // use and afterwards reset only where touched.
   std::vector<std::int32_t> slot_of_row_;
+  // scatter_add's scratch: each token's slot, ~slot when the token opens it.
+  std::vector<std::int32_t, UninitializedAllocator<std::int32_t>> slot_of_token_;
 };
 
 }  // namespace xgrad

@@ -26,6 +26,14 @@ class Tape {
     std::function<std::string()> detail;
   };
 
+  Tape() = default;
+  // Releases the records; their buffers go to core/buffer_pool.hpp for the next step.
+  ~Tape();
+  Tape(const Tape&) = default;
+  Tape(Tape&&) = default;
+  Tape& operator=(const Tape&) = default;
+  Tape& operator=(Tape&&) = default;
+
   // Appends a record. Ops call this; users rarely do.
   void record(Record record);
 
@@ -40,6 +48,7 @@ class Tape {
   const Record& operator[](std::size_t i) const { return records_[i]; }
 
  private:
+  void run_records();
   std::vector<Record> records_;
 };
 

@@ -3,6 +3,8 @@
 
 #include <stdexcept>
 
+#include "core/buffer_pool.hpp"
+
 namespace xgrad {
 
 Tensor::Tensor(Array value, bool requires_grad, std::string name)
@@ -12,6 +14,8 @@ Tensor::Tensor(Array value, bool requires_grad, std::string name)
   node_->requires_grad = requires_grad;
   node_->name = std::move(name);
 }
+
+Tensor::Node::~Node() { buffer_pool::give_back(value); }
 
 Tensor Tensor::parameter(Array value, std::string name) {
   return Tensor(std::move(value), true, std::move(name));

@@ -43,6 +43,7 @@ class Tensor {
 
  private:
   struct Node {
+    ~Node();  // hands the value's buffer to core/buffer_pool.hpp
     Array value;
     Gradient grad;
     bool requires_grad = false;

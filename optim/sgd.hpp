@@ -31,6 +31,9 @@ class SGD {
   void set_lr(float lr);
 
  private:
+  void update_dense(float* values, const float* grad, float* velocity, std::size_t n) const;
+  void update_rows(float* values, const RowSparseGrad& sparse, float* velocity) const;
+
   std::vector<Tensor> parameters_;
   std::vector<Array> velocities_;  // one per parameter when momentum > 0, allocated once
   float lr_;

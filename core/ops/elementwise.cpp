@@ -1,4 +1,6 @@
 // Elementwise ops: add_bias (broadcast over leading axes), add, mul, tanh.
+// Outputs come from the buffer pool; loops split across threads only where every element
+// is computed the same way whichever thread computes it.
 #include "core/ops.hpp"
 #include "core/ops/op_support.hpp"
 
@@ -16,79 +18,110 @@ Tensor add_bias(Tape& tape, const Tensor& x, const Tensor& bias) {
   }
   const std::size_t width = bs[0];
   const std::size_t rows = width ? x.size() / width : 0;
-  Array out = x.value();
-  for (std::size_t r = 0; r < rows; ++r) {
-    float* row = out.data() + r * width;
-    const float* b = bias.value().data();
-    for (std::size_t j = 0; j < width; ++j) row[j] += b[j];
-  }
+  Array out = new_array_like(x.value());
+  const float* xv = x.value().data();
+  const float* b = bias.value().data();
+  float* y = out.data();
+  parallel::for_range(rows, rows * width, [&](std::size_t first, std::size_t last) {
+    for (std::size_t r = first; r < last; ++r) {
+      for (std::size_t j = 0; j < width; ++j) y[r * width + j] = xv[r * width + j] + b[j];
+    }
+  });
   Tensor output = make_output(std::move(out), x.requires_grad() || bias.requires_grad());
   if (!output.requires_grad()) return output;
 
-  auto backward = [x, bias, output, rows, width] {
+  auto backward = [x, bias, output, rows, width] {  // dX += dY, db[j] += sum_r dY[r, j]
     const float* dout = output_grad(output);
-    if (x.requires_grad()) {  // dX += dY
-      add_into(x.mutable_grad().dense_for_accumulate().data(), dout, rows * width);
-    }
-    if (bias.requires_grad()) {  // db[j] += sum_r dY[r, j]
-      float* db = bias.mutable_grad().dense_for_accumulate().data();
-      for (std::size_t r = 0; r < rows; ++r) add_into(db, dout + r * width, width);
-    }
+    bool fresh = false;
+    float* dx = x.requires_grad() ? x.mutable_grad().dense_accumulator(fresh) : nullptr;
+    float* db = bias.requires_grad() ? bias.mutable_grad().dense_for_accumulate().data() : nullptr;
+    // One pass over dY; columns split across threads, so each db[j] sums rows in order.
+    parallel::for_range(width, rows * width, [&](std::size_t first, std::size_t last) {
+      for (std::size_t r = 0; r < rows; ++r) {
+        const float* dy = dout + r * width;
+        if (dx && fresh) {
+          for (std::size_t j = first; j < last; ++j) dx[r * width + j] = 0.0f + dy[j];
+        } else if (dx) {
+          for (std::size_t j = first; j < last; ++j) dx[r * width + j] += dy[j];
+        }
+        if (db) {
+          for (std::size_t j = first; j < last; ++j) db[j] += dy[j];
+        }
+      }
+    });
   };
-  tape.record({"add_bias", {x, bias}, output, backward, {}});
+  tape.record({"add_bias", {x, bias}, output, std::move(backward), {}});
   return output;
 }
 
 Tensor add(Tape& tape, const Tensor& a, const Tensor& b) {
   require_same_shape("add", a, b);
-  Tensor output = make_output(a.value() + b.value(), a.requires_grad() || b.requires_grad());
+  Array out = new_array_like(a.value());
+  const float* av = a.value().data();
+  const float* bv = b.value().data();
+  fill_elementwise(out.data(), out.size(), [&](std::size_t i) { return av[i] + bv[i]; });
+  Tensor output = make_output(std::move(out), a.requires_grad() || b.requires_grad());
   if (!output.requires_grad()) return output;
 
   auto backward = [a, b, output] {  // da += dY, db += dY
-    const float* dout = output_grad(output);
-    for (const Tensor& input : {a, b}) {
-      if (!input.requires_grad()) continue;
-      add_into(input.mutable_grad().dense_for_accumulate().data(), dout, input.size());
-    }
+    with_output_grad(output, [&](auto dout) {
+      for (const Tensor& input : {a, b}) {
+        if (input.requires_grad()) accumulate(input, [&](std::size_t i) { return dout[i]; });
+      }
+    });
   };
-  tape.record({"add", {a, b}, output, backward, {}});
+  tape.record({"add", {a, b}, output, std::move(backward), {}});
   return output;
 }
 
 Tensor mul(Tape& tape, const Tensor& a, const Tensor& b) {
   require_same_shape("mul", a, b);
-  Tensor output = make_output(a.value() * b.value(), a.requires_grad() || b.requires_grad());
+  Array out = new_array_like(a.value());
+  const float* av = a.value().data();
+  const float* bv = b.value().data();
+  fill_elementwise(out.data(), out.size(), [&](std::size_t i) { return av[i] * bv[i]; });
+  Tensor output = make_output(std::move(out), a.requires_grad() || b.requires_grad());
   if (!output.requires_grad()) return output;
 
   auto backward = [a, b, output] {  // da += dY * b, db += dY * a
-    const float* dout = output_grad(output);
-    const std::size_t n = a.size();
-    if (a.requires_grad()) {
-      float* da = a.mutable_grad().dense_for_accumulate().data();
-      const float* bv = b.value().data();
-      for (std::size_t i = 0; i < n; ++i) da[i] += dout[i] * bv[i];
-    }
-    if (b.requires_grad()) {
-      float* db = b.mutable_grad().dense_for_accumulate().data();
-      const float* av = a.value().data();
-      for (std::size_t i = 0; i < n; ++i) db[i] += dout[i] * av[i];
-    }
+    const float* av = a.value().data();
+    const float* bv = b.value().data();
+    with_output_grad(output, [&](auto dout) {
+      if (a.same_node(b)) {  // x * x: both terms in one pass, added in the same order
+        bool fresh = false;
+        float* dx = a.mutable_grad().dense_accumulator(fresh);
+        parallel::for_range(a.size(), a.size(), [&](std::size_t begin, std::size_t end) {
+          if (fresh) {
+            for (std::size_t i = begin; i < end; ++i) dx[i] = (0.0f + dout[i] * av[i]) + dout[i] * av[i];
+          } else {
+            for (std::size_t i = begin; i < end; ++i) dx[i] = (dx[i] + dout[i] * av[i]) + dout[i] * av[i];
+          }
+        });
+        return;
+      }
+      if (a.requires_grad()) accumulate(a, [&](std::size_t i) { return dout[i] * bv[i]; });
+      if (b.requires_grad()) accumulate(b, [&](std::size_t i) { return dout[i] * av[i]; });
+    });
   };
-  tape.record({"mul", {a, b}, output, backward, {}});
+  tape.record({"mul", {a, b}, output, std::move(backward), {}});
   return output;
 }
 
 Tensor tanh(Tape& tape, const Tensor& x) {
-  Tensor output = make_output(xt::tanh(x.value()), x.requires_grad());
+  Array out = new_array_like(x.value());
+  const std::array<std::size_t, 1> flat{x.size()};
+  auto y = xt::adapt(out.data(), out.size(), xt::no_ownership(), flat);
+  xt::noalias(y) = xt::tanh(xt::adapt(x.value().data(), x.size(), xt::no_ownership(), flat));
+  Tensor output = make_output(std::move(out), x.requires_grad());
   if (!output.requires_grad()) return output;
 
   auto backward = [x, output] {  // dX += dY * (1 - Y^2)
-    const float* dout = output_grad(output);
     const float* y = output.value().data();
-    float* dx = x.mutable_grad().dense_for_accumulate().data();
-    for (std::size_t i = 0, n = x.size(); i < n; ++i) dx[i] += dout[i] * (1.0f - y[i] * y[i]);
+    with_output_grad(output, [&](auto dout) {
+      accumulate(x, [&](std::size_t i) { return dout[i] * (1.0f - y[i] * y[i]); });
+    });
   };
-  tape.record({"tanh", {x}, output, backward, {}});
+  tape.record({"tanh", {x}, output, std::move(backward), {}});
   return output;
 }
 

@@ -59,7 +59,7 @@ ProductShape product_shape(const char* op, const Tensor& x, const Tensor& w, boo
 Tensor product(Tape& tape, const char* op, const Tensor& x, const Tensor& w, bool transpose_w) {
   const ProductShape p = product_shape(op, x, w, transpose_w);
   const Shape ws = w.shape();
-  Array out = Array::from_shape(p.out);
+  Array out = new_array(p.out);
   gemm(x.value().data(), p.rows, p.inner, false, w.value().data(), ws[0], ws[1], transpose_w,
        out.data(), 0.0f);
   Tensor output = make_output(std::move(out), x.requires_grad() || w.requires_grad());
@@ -83,7 +83,7 @@ Tensor product(Tape& tape, const char* op, const Tensor& x, const Tensor& w, boo
       }
     }
   };
-  tape.record({op, {x, w}, output, backward, {}});
+  tape.record({op, {x, w}, output, std::move(backward), {}});
   return output;
 }
 

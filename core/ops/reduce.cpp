@@ -1,5 +1,7 @@
 // Reductions to a scalar (sum, mean) and reshape.
-#include <numeric>
+#include <algorithm>
+#include <cstring>
+#include <vector>
 
 #include "core/ops.hpp"
 #include "core/ops/op_support.hpp"
@@ -10,21 +12,48 @@ using namespace ops_support;
 
 namespace {
 
+// Sum of n floats in double: 8 independent lanes (which the compiler vectorises), added
+// in a fixed order at the end.
+double block_sum(const float* x, std::size_t n) {
+  double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (std::size_t k = 0; k < 8; ++k) lane[k] += static_cast<double>(x[i + k]);
+  }
+  double total = 0.0;
+  for (double l : lane) total += l;
+  for (; i < n; ++i) total += static_cast<double>(x[i]);
+  return total;
+}
+
+// Sum of n floats in fixed blocks: the blocks may run on any thread, their sums are added
+// in block order, so the result does not depend on the thread count.
+double sum_in_double(const float* x, std::size_t n) {
+  constexpr std::size_t kBlock = std::size_t{1} << 16;
+  if (n <= kBlock) return block_sum(x, n);
+  std::vector<double> partial((n + kBlock - 1) / kBlock);
+  parallel::for_range(partial.size(), n, [&](std::size_t first, std::size_t last) {
+    for (std::size_t b = first; b < last; ++b) {
+      partial[b] = block_sum(x + b * kBlock, std::min(kBlock, n - b * kBlock));
+    }
+  });
+  double total = 0.0;
+  for (double p : partial) total += p;
+  return total;
+}
+
 // out = scale * sum(x), accumulated in double; dX += scale * dout.
 Tensor scaled_sum(Tape& tape, const char* op, const Tensor& x, double scale) {
-  const float* values = x.value().data();
-  const double total = std::accumulate(values, values + x.size(), 0.0);
-  Array out = Array::from_shape(Shape{});
+  const double total = sum_in_double(x.value().data(), x.size());
+  Array out = new_array(Shape{});
   out() = static_cast<float>(total * scale);
   Tensor output = make_output(std::move(out), x.requires_grad());
   if (!output.requires_grad()) return output;
 
-  auto backward = [x, output, scale] {
-    const float d = static_cast<float>(output_grad(output)[0] * scale);
-    float* dx = x.mutable_grad().dense_for_accumulate().data();
-    for (std::size_t i = 0, n = x.size(); i < n; ++i) dx[i] += d;
+  auto backward = [x, output, scale] {  // one number for every element, never written out here
+    x.mutable_grad().add_uniform(static_cast<float>(scalar_output_grad(output) * scale));
   };
-  tape.record({op, {x}, output, backward, {}});
+  tape.record({op, {x}, output, std::move(backward), {}});
   return output;
 }
 
@@ -33,7 +62,7 @@ Tensor scaled_sum(Tape& tape, const char* op, const Tensor& x, double scale) {
 Tensor sum(Tape& tape, const Tensor& x) { return scaled_sum(tape, "sum", x, 1.0); }
 
 Tensor mean(Tape& tape, const Tensor& x) {
-  require_shape(x.size() > 0, "mean", "the mean of no elements is undefined", x.shape());
+  if (x.size() == 0) require_shape(false, "mean", "the mean of no elements is undefined", x.shape());
   return scaled_sum(tape, "mean", x, 1.0 / static_cast<double>(x.size()));
 }
 
@@ -42,15 +71,21 @@ Tensor reshape(Tape& tape, const Tensor& x, const Shape& shape) {
     throw ShapeError("reshape: cannot reshape " + shape_string(x.shape()) + " to " +
                      shape_string(shape) + ": element counts differ");
   }
-  Array out = x.value();
-  out.reshape(shape);
+  Array out = new_array(shape);
+  const float* src = x.value().data();
+  float* dst = out.data();
+  parallel::for_range(x.size(), x.size(), [&](std::size_t begin, std::size_t end) {
+    std::memcpy(dst + begin, src + begin, (end - begin) * sizeof(float));
+  });
   Tensor output = make_output(std::move(out), x.requires_grad());
   if (!output.requires_grad()) return output;
 
   auto backward = [x, output] {  // same elements, same order: dX += dY
-    add_into(x.mutable_grad().dense_for_accumulate().data(), output_grad(output), x.size());
+    with_output_grad(output, [&](auto dout) {
+      accumulate(x, [&](std::size_t i) { return dout[i]; });
+    });
   };
-  tape.record({"reshape", {x}, output, backward, {}});
+  tape.record({"reshape", {x}, output, std::move(backward), {}});
   return output;
 }
 

@@ -1,0 +1,41 @@
+// One sparse training step (forward, mean(Y^2), backward, SGD, zero_grad) on a (V, D)
+// table in a function of its own, for `valgrind --tool=callgrind
+// --toggle-collect=sparse_training_step`: its instruction count must not depend on V.
+// Usage: xgrad_step_callgrind V [D] [T] [steps]
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+
+#include "xgrad.hpp"
+
+using namespace xgrad;
+
+extern "C" __attribute__((noinline)) void sparse_training_step(const Tensor& table, optim::SGD& sgd,
+                                                               const TokenIds& ids) {
+  Tape tape;
+  const Tensor y = embedding_lookup(tape, table, ids);
+  tape.backward(mean(tape, mul(tape, y, y)));
+  sgd.step();
+  sgd.zero_grad();
+}
+
+int main(int argc, char** argv) {
+  const std::size_t vocab = argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 50000;
+  const std::size_t width = argc > 2 ? std::strtoul(argv[2], nullptr, 10) : 64;
+  const std::size_t tokens = argc > 3 ? std::strtoul(argv[3], nullptr, 10) : 512;
+  const int steps = argc > 4 ? std::atoi(argv[4]) : 3;
+  Array values = Array::from_shape({vocab, width});
+  for (std::size_t i = 0; i < values.size(); ++i) values.data()[i] = static_cast<float>(i % 101) * 1e-2f;
+  const Tensor table = Tensor::parameter(std::move(values), "table");
+  optim::SGD sgd({table}, 0.01f);
+  // The same ids at every V: drawn below 1000, then spread by a V-independent stride
+  // pattern would change cache behaviour only, not the instructions.
+  std::mt19937 rng(7);
+  std::vector<std::int64_t> raw(tokens);
+  for (auto& id : raw) id = static_cast<std::int64_t>(rng() % 1000) * static_cast<std::int64_t>(vocab / 1000);
+  const TokenIds ids(raw);
+  for (int s = 0; s < steps; ++s) sparse_training_step(table, sgd, ids);
+  std::printf("V=%zu D=%zu T=%zu: %d steps, table[0][0] = %.6f\n", vocab, width, tokens, steps,
+              static_cast<double>(table.value().data()[0]));
+  return 0;
+}

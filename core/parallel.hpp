@@ -1,0 +1,46 @@
+// How many threads xgrad's ops use, and the fork-join helper they split work with.
+// Results are bit-identical for any thread count: work is cut only where every output
+// element is computed the same way whichever thread computes it. Not a task scheduler.
+#pragma once
+
+#include <cstddef>
+#include <type_traits>
+
+namespace xgrad {
+
+// Threads for xgrad's own loops (default 1; 0 means 1). Also sets OpenBLAS to one
+// thread, whatever the count: its sgemm gives different bits with 2 threads than with 1,
+// and so does any split of one product into blocks (measured with OpenBLAS 0.3.21), so
+// products stay whole and single-threaded. That also means xgrad's pool and OpenBLAS's
+// workers never compete for the cores.
+void set_num_threads(std::size_t threads);
+std::size_t num_threads();
+
+// Parallel regions run on more than one thread since the program started: lets a test
+// check that a multi-threaded path was taken.
+std::size_t parallel_regions_run();
+
+namespace parallel {
+
+// Below this much work (about one memory-bound float operation per unit) a region runs on
+// the calling thread: waking a worker costs microseconds, so only work of at least
+// ~50 us is split.
+inline constexpr std::size_t kMinWork = std::size_t{1} << 17;
+
+// Runs chunk(context, begin, end) over [0, n), cut into one contiguous chunk per thread
+// when work >= kMinWork; the caller runs the first chunk. Nested or concurrent calls
+// run serially.
+void run_chunks(std::size_t n, std::size_t work, void (*chunk)(void*, std::size_t, std::size_t),
+                void* context);
+
+// fn(begin, end) over [0, n), as run_chunks.
+template <class F>
+void for_range(std::size_t n, std::size_t work, F&& fn) {
+  using Fn = std::remove_reference_t<F>;
+  run_chunks(n, work,
+             [](void* f, std::size_t begin, std::size_t end) { (*static_cast<Fn*>(f))(begin, end); },
+             const_cast<void*>(static_cast<const void*>(&fn)));
+}
+
+}  // namespace parallel
+}  // namespace xgrad

@@ -1,0 +1,336 @@
+// Flags, checks of their combinations, and the run: corpus -> vocabulary -> model -> train
+// -> row check -> samples -> summary, --json, --plot, --save.
+#include "cli.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <limits>
+#include <optional>
+#include <ostream>
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wshadow"
+#include <CLI/CLI.hpp>
+#pragma GCC diagnostic pop
+
+#include "checkpoint.hpp"
+#include "corpus.hpp"
+#include "model.hpp"
+#include "plot.hpp"
+#include "progress.hpp"
+#include "report.hpp"
+#include "train.hpp"
+
+#ifndef XGRAD_DEFAULT_CORPUS
+#define XGRAD_DEFAULT_CORPUS "examples/data/genesis_kjv.txt"
+#endif
+
+extern "C" void openblas_set_num_threads(int);  // OpenBLAS's own call (no cblas.h: TOOLCHAIN.md pitfall 2)
+
+namespace next_token {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Options {
+  std::string corpus = XGRAD_DEFAULT_CORPUS;
+  std::string tokens = "byte";
+  std::size_t vocab_size = 2000;
+  ModelConfig model;
+  TrainOptions train;
+  double validation_fraction = 0.1;
+  std::int64_t seed = 0;
+  std::size_t samples = 3;
+  std::size_t sample_length = 0;
+  double temperature = 0.8;
+  std::string prompt;
+  std::string json, plot, save, load;
+  bool quiet = false;
+  int threads = 1;
+};
+
+// A usage error found after parsing (a bad combination of flags).
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Finite and within [lo, hi]; CLI::Range lets NaN through.
+CLI::Validator finite_range(double lo, double hi) {
+  return CLI::Validator(
+      [lo, hi](std::string& input) -> std::string {
+        double value = 0.0;
+        if (!CLI::detail::lexical_cast(input, value)) return "not a number: " + input;
+        if (!std::isfinite(value) || value < lo || value > hi) {
+          return "value " + input + " is not in [" + CLI::detail::to_string(lo) + ", " + CLI::detail::to_string(hi) + "]";
+        }
+        return {};
+      },
+      "in [" + CLI::detail::to_string(lo) + ", " + CLI::detail::to_string(hi) + "]");
+}
+
+void build_parser(CLI::App& app, Options& o) {
+  app.option_defaults()->always_capture_default();
+  app.get_formatter()->column_width(34);
+  app.footer(
+      "The run ends with the row check: which embedding rows changed, against the ids fed as input,\n"
+      "and whether every row never fed is bit-identical to its initial value (computed from the tables).\n"
+      "Exit status: 0 when the row check passes and the validation loss is clearly (10%) below the\n"
+      "initial loss (not judged when resuming or with --steps 0); 1 for a file that cannot be read or\n"
+      "written; 2 for bad flags; 3 when a check fails.\n"
+      "Examples:\n"
+      "  next_token                                   train on the shipped Genesis text (bytes)\n"
+      "  next_token --tokens word --steps 3000 --plot plots --save ckpt\n"
+      "  next_token --load ckpt --steps 0 --samples 5 --temperature 0.6");
+
+  app.add_option("--corpus", o.corpus, "UTF-8 text file to train on")
+      ->default_str("examples/data/genesis_kjv.txt (shipped: Genesis, KJV)");
+  app.add_option("--tokens", o.tokens, "byte: V = 256 byte values; word: the corpus's words (whitespace-"
+                                       "separated, punctuation split off), id 0 = <unk>")
+      ->check(CLI::IsMember({"byte", "word"}));
+  app.add_option("--vocab-size", o.vocab_size, "with --tokens word: V at most this, <unk> included "
+                                               "(the most frequent words; ties in byte order)")
+      ->check(CLI::Range(std::size_t{2}, std::size_t{1} << 20));
+  app.add_option("--context", o.model.context, "C: previous tokens the model sees (1 with --hidden 0 is the bigram model)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{64}));
+  app.add_option("--embed-dim", o.model.embed_dim, "D: embedding width")->check(CLI::Range(std::size_t{1}, std::size_t{4096}));
+  app.add_option("--hidden", o.model.hidden, "H: width of the tanh layer; 0 for none")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{16384}));
+  app.add_flag("--tie", o.model.tie, "tie weights: the output layer is Embed.attend (the table scores every next token); default: off");
+
+  app.add_option("--steps", o.train.steps, "training steps; 0 only evaluates and samples (e.g. with --load)")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{100000000}));
+  app.add_option("--batch-size", o.train.batch, "B: windows (predicted tokens) per step")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 16));
+  app.add_option("--lr", o.train.lr, "learning rate at the first step")->check(finite_range(1e-9, 1e3));
+  app.add_option("--lr-final", o.train.lr_final, "learning rate at the last step, linear decay in between (only --lr given: a tenth of it)")
+      ->check(finite_range(0.0, 1e3));
+  app.add_option("--momentum", o.train.momentum, "SGD momentum, in [0, 1) (lazy on the table's rows)")
+      ->check(finite_range(0.0, 0.999));
+  app.add_option("--weight-decay", o.train.weight_decay, "SGD weight decay (lazy on the table's rows)")
+      ->check(finite_range(0.0, 1.0));
+  app.add_option("--validation-fraction", o.validation_fraction, "share of the corpus (its end) held out for validation")
+      ->check(finite_range(0.01, 0.5));
+  app.add_option("--eval-every", o.train.eval_every, "steps between loss measurements, plus early ones at 1/8, 1/4 and 1/2 of it (0: only at start and end)");
+  app.add_option("--eval-windows", o.train.eval_windows, "windows of each split a loss is measured on (evenly spaced)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100000000}));
+  app.add_option("--seed", o.seed, "seed of the whole run: parameters (jax.random.PRNGKey(seed), Flax's keys), "
+                                   "batches and samples")
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{4294967295}));
+  app.add_option("--threads", o.threads, "OpenBLAS threads (1 is fastest for these small products)")
+      ->check(CLI::Range(1, 256));
+
+  app.add_option("--samples", o.samples, "texts generated at the end")->check(CLI::Range(std::size_t{0}, std::size_t{100}));
+  app.add_option("--sample-length", o.sample_length, "tokens per sample; 0: 200 bytes or 40 words")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{100000}));
+  app.add_option("--temperature", o.temperature, "sampling temperature; 0 always picks the likeliest token")
+      ->check(finite_range(0.0, 100.0));
+  app.add_option("--prompt", o.prompt, "text each sample starts from (at least C tokens); default: a line of the "
+                                       "training text");
+
+  app.add_option("--json", o.json, "write a machine-readable summary to FILE; default: none")->type_name("FILE");
+  app.add_option("--plot", o.plot, "write loss.svg and embedding_rows.svg into DIR; default: none")->type_name("DIR");
+  app.add_option("--save", o.save, "save a checkpoint into DIR (.npy per parameter + manifest.json); default: none")->type_name("DIR");
+  app.add_option("--load", o.load, "start from the checkpoint in DIR (resume, or sample with --steps 0); default: none")->type_name("DIR");
+  app.add_flag("-q,--quiet", o.quiet, "no progress or samples: only the closing summary; default: off");
+}
+
+// Output paths are checked before training, so a typo does not cost a whole run.
+void check_output_paths(const Options& o) {
+  if (!o.json.empty()) {
+    const fs::path path(o.json);
+    const fs::path parent = path.has_parent_path() ? path.parent_path() : fs::path(".");
+    if (fs::is_directory(path)) throw UsageError("--json " + o.json + ": is a directory");
+    if (!fs::is_directory(parent)) throw UsageError("--json " + o.json + ": directory " + parent.string() + " does not exist");
+  }
+  for (const auto& [flag, dir] : {std::pair<const char*, const std::string&>{"--plot", o.plot}, {"--save", o.save}}) {
+    if (!dir.empty() && fs::exists(dir) && !fs::is_directory(dir)) {
+      throw UsageError(std::string(flag) + " " + dir + ": exists and is not a directory");
+    }
+  }
+}
+
+// With --load, model flags given on the command line must agree with the checkpoint.
+void check_against_checkpoint(const CLI::App& app, const Options& o, const CheckpointInfo& info) {
+  const auto given = [&](const char* flag) { return app.get_option(flag)->count() > 0; };
+  const auto conflict = [&](const char* flag, const std::string& ours, const std::string& theirs) {
+    throw UsageError(std::string(flag) + " " + ours + " conflicts with the checkpoint in " + o.load + " (" + theirs +
+                     "); leave it out when loading");
+  };
+  const ModelConfig& c = info.config;
+  if (given("--tokens") && o.tokens != token_kind_name(info.vocabulary.kind())) {
+    conflict("--tokens", o.tokens, std::string("tokens ") + token_kind_name(info.vocabulary.kind()));
+  }
+  if (given("--context") && o.model.context != c.context) conflict("--context", std::to_string(o.model.context), "context " + std::to_string(c.context));
+  if (given("--embed-dim") && o.model.embed_dim != c.embed_dim) conflict("--embed-dim", std::to_string(o.model.embed_dim), "embed_dim " + std::to_string(c.embed_dim));
+  if (given("--hidden") && o.model.hidden != c.hidden) conflict("--hidden", std::to_string(o.model.hidden), "hidden " + std::to_string(c.hidden));
+  if (given("--tie") && o.model.tie != c.tie) conflict("--tie", "", c.tie ? "tied" : "not tied");
+  if (given("--vocab-size")) throw UsageError("--vocab-size cannot change a loaded checkpoint's vocabulary; leave it out");
+}
+
+// Default prompts: the first C tokens of a line of the training text (bytes), or of a
+// random place in it (words).
+std::vector<std::int32_t> pick_prompt(const std::vector<std::int32_t>& train, std::size_t context, TokenKind kind, Rng& rng) {
+  std::vector<std::size_t> starts;
+  if (kind == TokenKind::byte) {
+    for (std::size_t p = 0; p + context <= train.size(); ++p) {
+      if (p == 0 || train[p - 1] == '\n') starts.push_back(p);
+    }
+  }
+  const std::size_t start = starts.empty() ? static_cast<std::size_t>(rng.below(train.size() - context + 1))
+                                           : starts[static_cast<std::size_t>(rng.below(starts.size()))];
+  return std::vector<std::int32_t>(train.begin() + static_cast<std::ptrdiff_t>(start),
+                                   train.begin() + static_cast<std::ptrdiff_t>(start + context));
+}
+
+std::string group(std::size_t n) {
+  std::string digits = std::to_string(n);
+  for (int i = static_cast<int>(digits.size()) - 3; i > 0; i -= 3) digits.insert(static_cast<std::size_t>(i), ",");
+  return digits;
+}
+
+int run_parsed(const CLI::App& app, Options o, std::ostream& out, bool interactive) {
+  const auto start = std::chrono::steady_clock::now();
+  const bool word_tokens = o.tokens == "word";
+  if (app.get_option("--vocab-size")->count() > 0 && !word_tokens && o.load.empty()) {
+    throw UsageError("--vocab-size applies to --tokens word only (byte tokens always have V = 256)");
+  }
+  if (app.get_option("--lr-final")->count() == 0 && app.get_option("--lr")->count() > 0) {
+    o.train.lr_final = o.train.lr / 10.0f;  // keep the schedule's shape when only --lr is given
+  }
+  check_output_paths(o);
+  openblas_set_num_threads(o.threads);
+
+  // Vocabulary and model: from the checkpoint, or fresh.
+  const std::string text = read_corpus(o.corpus);
+  std::optional<CheckpointInfo> info;
+  if (!o.load.empty()) {
+    info = read_checkpoint_info(o.load);
+    check_against_checkpoint(app, o, *info);
+    o.model = info->config;
+    o.train.first_step = info->step;
+  }
+  const Vocabulary vocabulary = info ? info->vocabulary
+                                     : word_tokens ? Vocabulary::words_from_text(text, o.vocab_size) : Vocabulary::bytes();
+  o.model.vocab = vocabulary.size();
+  o.train.seed = static_cast<std::uint64_t>(o.seed);
+  const std::vector<std::int32_t> tokens = vocabulary.encode(text);
+  const Split split = split_tokens(tokens, o.validation_fraction, o.model.context, o.corpus);
+  std::vector<std::int32_t> prompt_ids;
+  if (!o.prompt.empty()) {
+    check_text(o.prompt, "--prompt");
+    prompt_ids = vocabulary.encode(o.prompt);
+    if (prompt_ids.size() < o.model.context) {
+      throw UsageError("--prompt \"" + o.prompt + "\" has " + std::to_string(prompt_ids.size()) +
+                       " tokens; the model's context needs at least " + std::to_string(o.model.context));
+    }
+  }
+
+  const Model model(o.model, o.seed);
+  RunSummary summary;
+  summary.init = "Flax keys (Embed_0, Dense_0, Dense_1) from jax.random.PRNGKey(" + std::to_string(o.seed) + ")";
+  if (info) {
+    load_parameters(o.load, model);
+    summary.init = "loaded from " + o.load + " (step " + std::to_string(info->step) + ")";
+  }
+  summary.corpus = o.corpus;
+  summary.corpus_bytes = text.size();
+  summary.tokens = vocabulary.kind();
+  summary.model = o.model;
+  summary.parameter_count = model.parameter_count();
+  summary.options = o.train;
+  summary.train_tokens = split.train.size();
+  summary.validation_tokens = split.validation.size();
+  for (const std::int32_t id : tokens) summary.unknown_tokens += vocabulary.kind() == TokenKind::word && id == 0;
+  summary.temperature = o.temperature;
+
+  if (!o.quiet) {
+    out << "next_token: " << token_kind_name(vocabulary.kind()) << " tokens (V = " << o.model.vocab << ") from "
+        << o.corpus << " (" << group(text.size()) << " bytes; " << group(split.train.size()) << " train, "
+        << group(split.validation.size()) << " validation tokens"
+        << (summary.unknown_tokens ? "; " + group(summary.unknown_tokens) + " <unk>" : std::string()) << ")\n";
+    out << "model: " << describe(o.model) << "; " << group(summary.parameter_count) << " parameters, " << summary.init
+        << "\n";
+    out << "training: " << o.train.steps << " steps of " << o.train.batch << " windows, SGD lr " << o.train.lr << " -> "
+        << o.train.lr_final;
+    if (o.train.momentum > 0) out << ", momentum " << o.train.momentum;
+    if (o.train.weight_decay > 0) out << ", weight decay " << o.train.weight_decay;
+    out << ", seed " << o.seed << std::endl;
+  }
+
+  ProgressPrinter progress(out, o.quiet ? ProgressPrinter::Mode::quiet
+                                        : interactive ? ProgressPrinter::Mode::terminal : ProgressPrinter::Mode::log);
+  summary.result = train(model, split, o.train, progress);
+  progress.finish();
+
+  const TrainResult& result = summary.result;
+  summary.rows = check_rows(result.initial_table, model.embed().embedding().value(), result.seen, o.model.tie);
+  summary.learning_check_applies = !info && o.train.steps > 0;
+  summary.learning_passed = clearly_below(summary.val_loss(), summary.initial_loss()) && !result.diverged;
+
+  const std::size_t last_step = o.train.first_step + result.steps;
+  Rng sample_rng(stream_seed(o.train.seed, kSampleStream, last_step));
+  const std::size_t length = o.sample_length ? o.sample_length : vocabulary.kind() == TokenKind::byte ? 200 : 40;
+  for (std::size_t i = 0; i < o.samples; ++i) {
+    const std::vector<std::int32_t> prompt =
+        prompt_ids.empty() ? pick_prompt(split.train, o.model.context, vocabulary.kind(), sample_rng) : prompt_ids;
+    // Byte-level samples can be invalid UTF-8; keep them printable (and valid in --json).
+    summary.samples.push_back(printable(vocabulary.decode(generate(model, prompt, length, o.temperature, sample_rng))));
+  }
+  summary.total_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  print_summary(out, summary, !o.quiet);
+  if (!o.plot.empty()) {
+    const std::vector<std::string> files =
+        write_plots(o.plot, summary, vocabulary, result.initial_table, model.embed().embedding().value());
+    if (!o.quiet) out << "plots: " << files[0] << ", " << files[1] << "\n";
+  }
+  if (!o.save.empty()) {
+    save_checkpoint(o.save, model, vocabulary, last_step, static_cast<std::uint64_t>(o.seed),
+                    {{"val_loss", summary.val_loss()}, {"final_loss", summary.final_loss()}, {"corpus", o.corpus}});
+    if (!o.quiet) out << "checkpoint: " << o.save << " (step " << last_step << ")\n";
+  }
+  if (!o.json.empty()) {
+    xgrad::npy::write_file_atomically(o.json, summary_json(summary).dump(2) + "\n");
+    if (!o.quiet) out << "summary: " << o.json << "\n";
+  }
+  out << std::flush;
+  return summary.passed() ? kExitOk : kExitCheckFailed;
+}
+
+}  // namespace
+
+int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err, bool interactive) {
+  CLI::App app("next_token: train a toy language model (a context-window MLP over xgrad) and see that an\n"
+               "embedding only moves the rows it was fed.",
+               "next_token");
+  Options options;
+  build_parser(app, options);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    app.exit(e, out, err);
+    return kExitOk;
+  } catch (const CLI::ParseError& e) {
+    err << "next_token: " << e.what() << "\nRun next_token --help for the flags and their defaults.\n";
+    return kExitUsage;
+  }
+  try {
+    return run_parsed(app, options, out, interactive);
+  } catch (const UsageError& e) {
+    err << "next_token: " << e.what() << "\n";
+    return kExitUsage;
+  } catch (const std::exception& e) {  // CorpusError, CheckpointError, NpyError, ...
+    out << std::flush;
+    err << "next_token: " << e.what() << "\n";
+    return kExitError;
+  }
+}
+
+int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err, bool interactive) {
+  std::vector<const char*> argv{"next_token"};
+  for (const std::string& a : args) argv.push_back(a.c_str());
+  return run(static_cast<int>(argv.size()), argv.data(), out, err, interactive);
+}
+
+}  // namespace next_token

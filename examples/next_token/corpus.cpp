@@ -1,0 +1,266 @@
+// Corpus reading and checking, byte and word vocabularies, the split, and batch sampling.
+#include "corpus.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace next_token {
+namespace {
+
+std::string hex_byte(unsigned char byte) {
+  const char* digits = "0123456789ABCDEF";
+  return std::string("0x") + digits[byte >> 4] + digits[byte & 0xF];
+}
+
+bool is_space(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+
+bool is_word_char(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '\'' || c >= 0x80;
+}
+
+// Length of the UTF-8 sequence starting at text[i], or 0 when it is not valid there.
+std::size_t utf8_sequence_length(const std::string& text, std::size_t i) {
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char lead = byte(i);
+  if (lead < 0x80) return 1;
+  std::size_t length = 0;
+  std::uint32_t code = 0, minimum = 0;
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    length = 2, code = lead & 0x1F, minimum = 0x80;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    length = 3, code = lead & 0x0F, minimum = 0x800;
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    length = 4, code = lead & 0x07, minimum = 0x10000;
+  } else {
+    return 0;  // a continuation byte, an overlong lead (0xC0, 0xC1) or 0xF5..0xFF
+  }
+  if (i + length > text.size()) return 0;
+  for (std::size_t k = 1; k < length; ++k) {
+    if ((byte(i + k) & 0xC0) != 0x80) return 0;
+    code = (code << 6) | (byte(i + k) & 0x3F);
+  }
+  if (code < minimum || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return 0;
+  return length;
+}
+
+// SplitMix64's finaliser: a good 64-bit mix.
+std::uint64_t mix(std::uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- reading and checking
+
+void check_text(const std::string& text, const std::string& name) {
+  for (std::size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f') {
+      throw CorpusError("corpus " + name + " is not text: control byte " + hex_byte(c) + " at byte offset " +
+                        std::to_string(i) + " (a binary file?)");
+    }
+    if (c == 0x7F) {
+      throw CorpusError("corpus " + name + " is not text: control byte 0x7F at byte offset " + std::to_string(i));
+    }
+    const std::size_t length = utf8_sequence_length(text, i);
+    if (length == 0) {
+      throw CorpusError("corpus " + name + " is not valid UTF-8: byte " + hex_byte(c) + " at byte offset " +
+                        std::to_string(i) + " does not start a valid UTF-8 character");
+    }
+    i += length;
+  }
+}
+
+std::string read_corpus(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  const fs::file_status status = fs::status(path, error);
+  if (error || !fs::exists(status)) {
+    throw CorpusError("cannot read corpus " + path + ": " +
+                      (error ? error.message() : std::string("no such file")));
+  }
+  if (fs::is_directory(status)) throw CorpusError("cannot read corpus " + path + ": it is a directory");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw CorpusError("cannot read corpus " + path + ": " + std::strerror(errno));
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw CorpusError("cannot read corpus " + path + ": read error");
+  const std::string result = text.str();
+  if (result.empty()) throw CorpusError("corpus " + path + " is empty");
+  check_text(result, path);
+  return result;
+}
+
+const char* token_kind_name(TokenKind kind) { return kind == TokenKind::byte ? "byte" : "word"; }
+
+// ---------------------------------------------------------------- words
+
+std::vector<std::string> split_words(const std::string& text) {
+  std::vector<std::string> words;
+  std::string current;
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (is_word_char(c)) {
+      current += ch;
+      continue;
+    }
+    if (!current.empty()) words.push_back(std::move(current)), current.clear();
+    if (!is_space(c)) words.emplace_back(1, ch);  // punctuation is a token of its own
+  }
+  if (!current.empty()) words.push_back(std::move(current));
+  return words;
+}
+
+Vocabulary Vocabulary::bytes() { return Vocabulary(); }
+
+Vocabulary Vocabulary::words_from_text(const std::string& text, std::size_t max_size) {
+  if (max_size < 2) throw std::invalid_argument("Vocabulary: a word vocabulary needs room for <unk> and a word");
+  std::unordered_map<std::string, std::size_t> counts;
+  for (std::string& w : split_words(text)) ++counts[std::move(w)];
+  std::vector<std::pair<std::string, std::size_t>> ranked(counts.begin(), counts.end());
+  std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  });
+  std::vector<std::string> words{kUnknown};
+  for (std::size_t i = 0; i < ranked.size() && words.size() < max_size; ++i) {
+    if (ranked[i].first != kUnknown) words.push_back(ranked[i].first);
+  }
+  return Vocabulary::words(std::move(words));
+}
+
+Vocabulary Vocabulary::words(std::vector<std::string> words) {
+  if (words.empty() || words[0] != kUnknown) {
+    throw std::invalid_argument(std::string("Vocabulary: the word list must start with ") + kUnknown);
+  }
+  Vocabulary v;
+  v.kind_ = TokenKind::word;
+  std::unordered_set<std::string> unique;
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    const std::string& w = words[i];
+    const bool spaced = std::any_of(w.begin(), w.end(), [](char c) { return is_space(static_cast<unsigned char>(c)); });
+    if (w.empty() || spaced || !unique.insert(w).second) {
+      throw std::invalid_argument("Vocabulary: word " + std::to_string(i) + " (\"" + w +
+                                  "\") is empty, contains a space, or repeats an earlier word");
+    }
+  }
+  v.words_ = std::move(words);
+  return v;
+}
+
+std::vector<std::int32_t> Vocabulary::encode(const std::string& text) const {
+  std::vector<std::int32_t> ids;
+  if (kind_ == TokenKind::byte) {
+    ids.reserve(text.size());
+    for (const char c : text) ids.push_back(static_cast<unsigned char>(c));
+    return ids;
+  }
+  std::unordered_map<std::string, std::int32_t> index;
+  for (std::size_t i = 0; i < words_.size(); ++i) index.emplace(words_[i], static_cast<std::int32_t>(i));
+  for (const std::string& w : split_words(text)) {
+    const auto found = index.find(w);
+    ids.push_back(found == index.end() ? 0 : found->second);
+  }
+  return ids;
+}
+
+std::string Vocabulary::decode(const std::vector<std::int32_t>& ids) const {
+  std::string out;
+  if (kind_ == TokenKind::byte) {
+    for (const std::int32_t id : ids) out += static_cast<char>(static_cast<unsigned char>(id));
+    return out;
+  }
+  bool glue_next = true;  // no space at the start or after an opening bracket
+  for (const std::int32_t id : ids) {
+    const std::string& w = words_.at(static_cast<std::size_t>(id));
+    const bool closing = w.size() == 1 && std::strchr(",.;:?!)]}", w[0]) != nullptr;
+    if (!glue_next && !closing) out += ' ';
+    out += w;
+    glue_next = w.size() == 1 && std::strchr("([{", w[0]) != nullptr;
+  }
+  return out;
+}
+
+std::string Vocabulary::label(std::int32_t id) const {
+  if (kind_ == TokenKind::word) return words_.at(static_cast<std::size_t>(id));
+  const auto c = static_cast<unsigned char>(id);
+  if (c == ' ') return "space";
+  if (c == '\n') return "\\n";
+  if (c == '\t') return "\\t";
+  if (c > 0x20 && c < 0x7F) return std::string(1, static_cast<char>(c));
+  return hex_byte(c);
+}
+
+// ---------------------------------------------------------------- split and batches
+
+std::size_t window_count(std::size_t tokens, std::size_t context) {
+  return tokens > context ? tokens - context : 0;
+}
+
+Split split_tokens(const std::vector<std::int32_t>& tokens, double validation_fraction, std::size_t context,
+                   const std::string& name) {
+  const std::size_t n = tokens.size();
+  const auto validation = static_cast<std::size_t>(static_cast<double>(n) * validation_fraction + 0.5);
+  const std::size_t train = n - std::min(validation, n);
+  if (train < context + 1 || n - train < context + 1) {
+    const double needed = static_cast<double>(context + 1) / std::min(validation_fraction, 1.0 - validation_fraction);
+    throw CorpusError("corpus " + name + " is too short: " + std::to_string(n) + " tokens, but a context of " +
+                      std::to_string(context) + " needs at least " + std::to_string(context + 1) +
+                      " tokens in both the train and the validation part (about " +
+                      std::to_string(static_cast<std::size_t>(needed) + 1) + " tokens in all)");
+  }
+  Split split;
+  split.train.assign(tokens.begin(), tokens.begin() + static_cast<std::ptrdiff_t>(train));
+  split.validation.assign(tokens.begin() + static_cast<std::ptrdiff_t>(train), tokens.end());
+  return split;
+}
+
+std::uint64_t Rng::next() {
+  state_ += 0x9E3779B97F4A7C15ull;
+  return mix(state_);
+}
+
+std::uint64_t Rng::below(std::uint64_t bound) {
+  const std::uint64_t threshold = (0 - bound) % bound;  // 2^64 mod bound: reject below it
+  while (true) {
+    const std::uint64_t r = next();
+    if (r >= threshold) return r % bound;
+  }
+}
+
+double Rng::uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+
+std::uint64_t stream_seed(std::uint64_t seed, std::uint64_t purpose, std::uint64_t offset) {
+  return mix(mix(seed ^ mix(purpose + 0x632BE59BD9B4E019ull)) + offset);
+}
+
+void sample_batch(const std::vector<std::int32_t>& tokens, std::size_t context, std::size_t batch, Rng& rng,
+                  std::vector<std::int64_t>& contexts, std::vector<std::int64_t>& targets) {
+  const std::size_t windows = window_count(tokens.size(), context);
+  contexts.resize(batch * context);
+  targets.resize(batch);
+  for (std::size_t b = 0; b < batch; ++b) {
+    const std::size_t target = context + static_cast<std::size_t>(rng.below(windows));
+    for (std::size_t c = 0; c < context; ++c) contexts[b * context + c] = tokens[target - context + c];
+    targets[b] = tokens[target];
+  }
+}
+
+std::vector<std::size_t> evaluation_positions(std::size_t tokens, std::size_t context, std::size_t max_windows) {
+  const std::size_t windows = window_count(tokens, context);
+  const std::size_t count = std::min(windows, max_windows);
+  std::vector<std::size_t> positions(count);
+  for (std::size_t k = 0; k < count; ++k) {
+    positions[k] = context + k * windows / count;  // k * windows < 2^64 for any corpus that fits in memory
+  }
+  return positions;
+}
+
+}  // namespace next_token

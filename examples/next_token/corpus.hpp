@@ -1,0 +1,104 @@
+// The data side of the toy language model: reading and checking a UTF-8 corpus, byte or
+// word tokens, the train/validation split, and seeded mini-batches of context windows.
+// Not a general tokenizer: words are whitespace-separated with punctuation split off.
+// Shapes: N tokens, C context length, B windows per batch; a window is C ids and a target.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace next_token {
+
+// A corpus that cannot be used: missing, empty, not text, too short. The message names the file.
+class CorpusError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Reads `path` whole and checks it is UTF-8 text: valid UTF-8 (no overlong forms, surrogates
+// or code points past U+10FFFF), and no control bytes other than tab, newline, carriage
+// return and form feed. Throws CorpusError naming the file and, for bad bytes, the offset.
+std::string read_corpus(const std::string& path);
+
+// The same checks on text already in memory; `name` is what messages call it.
+void check_text(const std::string& text, const std::string& name);
+
+enum class TokenKind { byte, word };
+const char* token_kind_name(TokenKind kind);  // "byte" or "word"
+
+// Word tokens: text split on whitespace, then each piece into runs of word characters
+// (ASCII letters and digits, apostrophes, and every non-ASCII character) and single
+// punctuation characters. "God, the LORD's." -> God , the LORD's .
+std::vector<std::string> split_words(const std::string& text);
+
+// Ids <-> tokens. Bytes: V = 256, id = byte value. Words: id 0 is "<unk>" (any word not in
+// the vocabulary); ids 1.. are words by falling count, ties in byte order.
+class Vocabulary {
+ public:
+  static constexpr const char* kUnknown = "<unk>";
+
+  static Vocabulary bytes();
+  // The most frequent words of `text`, at most max_size - 1 of them, plus "<unk>" (max_size >= 2).
+  static Vocabulary words_from_text(const std::string& text, std::size_t max_size);
+  // A saved word list (words[0] must be "<unk>", no duplicates, no empty or spaced words).
+  static Vocabulary words(std::vector<std::string> words);
+
+  TokenKind kind() const { return kind_; }
+  std::size_t size() const { return kind_ == TokenKind::byte ? 256 : words_.size(); }
+  const std::vector<std::string>& word_list() const { return words_; }
+
+  std::vector<std::int32_t> encode(const std::string& text) const;
+  // Text for generated ids: bytes as they are; words joined by spaces, with no space before
+  // closing punctuation or after opening brackets.
+  std::string decode(const std::vector<std::int32_t>& ids) const;
+  // A short printable label for one id: "e", "\\n", "0xC3", or the word.
+  std::string label(std::int32_t id) const;
+
+ private:
+  TokenKind kind_ = TokenKind::byte;
+  std::vector<std::string> words_;
+};
+
+// The token stream cut in two: the first (1 - validation_fraction) of the tokens train, the
+// rest validate (a contiguous tail, so validation text is text the model never trained on).
+struct Split {
+  std::vector<std::int32_t> train;
+  std::vector<std::int32_t> validation;
+};
+// Throws CorpusError (naming `name`) unless each part holds at least one window (C + 1 tokens).
+Split split_tokens(const std::vector<std::int32_t>& tokens, double validation_fraction,
+                   std::size_t context, const std::string& name);
+
+// Windows of a token stream: for i in [C, N), context tokens[i - C, i) and target tokens[i].
+std::size_t window_count(std::size_t tokens, std::size_t context);
+
+// A small counter-based generator (SplitMix64): the same numbers on every platform and
+// compiler, which std::uniform_int_distribution does not promise.
+class Rng {
+ public:
+  explicit Rng(std::uint64_t seed) : state_(seed) {}
+  std::uint64_t next();
+  std::uint64_t below(std::uint64_t bound);  // uniform in [0, bound), unbiased; bound > 0
+  double uniform();                          // uniform in [0, 1), 53 bits
+
+ private:
+  std::uint64_t state_;
+};
+
+// A seed for one purpose ("batches", "samples", ...) derived from the run's seed, so each
+// stream is independent and a run is reproducible bit for bit.
+std::uint64_t stream_seed(std::uint64_t seed, std::uint64_t purpose, std::uint64_t offset = 0);
+
+// Fills contexts (B * C ids, row-major (B, C)) and targets (B ids) with B windows drawn
+// uniformly, with replacement, from `tokens`.
+void sample_batch(const std::vector<std::int32_t>& tokens, std::size_t context, std::size_t batch,
+                  Rng& rng, std::vector<std::int64_t>& contexts, std::vector<std::int64_t>& targets);
+
+// The start positions (targets' indices) of up to max_windows windows spread evenly over the
+// stream, all of them when there are fewer: the fixed set a loss is measured on.
+std::vector<std::size_t> evaluation_positions(std::size_t tokens, std::size_t context,
+                                              std::size_t max_windows);
+
+}  // namespace next_token

@@ -1,0 +1,32 @@
+// How a run shows itself while it trains: on a terminal, one progress line redrawn in place
+// (step, batch loss, tokens/s, ETA) with a persistent line per loss measurement; otherwise
+// plain log lines, one per measurement; with --quiet, nothing.
+#pragma once
+
+#include <chrono>
+#include <iosfwd>
+
+#include "train.hpp"
+
+namespace next_token {
+
+class ProgressPrinter : public TrainObserver {
+ public:
+  enum class Mode { terminal, log, quiet };
+  ProgressPrinter(std::ostream& out, Mode mode) : out_(out), mode_(mode) {}
+
+  void on_step(std::size_t done, std::size_t total, float loss, double tokens_per_second, double eta) override;
+  void on_eval(const CurvePoint& point, std::size_t done, std::size_t total, double tokens_per_second,
+               double eta) override;
+  // Ends a progress line still on the screen.
+  void finish();
+
+ private:
+  void clear_line();
+  std::ostream& out_;
+  Mode mode_;
+  bool line_open_ = false;
+  std::chrono::steady_clock::time_point last_draw_{};
+};
+
+}  // namespace next_token

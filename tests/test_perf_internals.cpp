@@ -1,0 +1,116 @@
+// Specification of the internals that make steps fast without changing results: the
+// buffer pool, uniform (not yet written out) gradients, the bulk row scatter, and the
+// cross-entropy gradient prepared by the forward pass.
+#include <cmath>
+
+#include <catch2/catch.hpp>
+
+#include "core/buffer_pool.hpp"
+#include "test_support.hpp"
+
+using namespace xgrad;
+using testing::bit_equal;
+using testing::hashed_values;
+
+TEST_CASE("A released large buffer is taken again by the next array of its size",
+          "[core][buffer_pool]") {
+  buffer_pool::release_all();
+  const std::size_t n = buffer_pool::kMinPooledFloats * 2;
+  Array first = buffer_pool::take({2, n / 2});
+  const float* storage = first.data();
+  buffer_pool::give_back(first);
+  CHECK(buffer_pool::cached_bytes() == n * sizeof(float));
+  const Array second = buffer_pool::take({n});
+  CHECK(second.data() == storage);
+  CHECK(second.shape().size() == 1);
+  CHECK(buffer_pool::cached_bytes() == 0);
+}
+
+TEST_CASE("A cached buffer no tape takes is freed after two tapes end", "[core][buffer_pool]") {
+  buffer_pool::release_all();
+  Array a = buffer_pool::take({buffer_pool::kMinPooledFloats});
+  buffer_pool::give_back(a);
+  { Tape tape; }
+  CHECK(buffer_pool::cached_bytes() > 0);
+  { Tape tape; }
+  { Tape tape; }
+  CHECK(buffer_pool::cached_bytes() == 0);
+}
+
+TEST_CASE("Small arrays are left to malloc", "[core][buffer_pool]") {
+  buffer_pool::release_all();
+  Array small = buffer_pool::take({3});
+  buffer_pool::give_back(small);
+  CHECK(buffer_pool::cached_bytes() == 0);
+}
+
+TEST_CASE("A uniform gradient reads as dense and accumulates like a written one", "[core][gradient]") {
+  Gradient g(Shape{2, 3});
+  g.add_uniform(0.5f);
+  REQUIRE(g.kind() == Gradient::Kind::dense);
+  REQUIRE(g.uniform_value().has_value());
+  g.add_uniform(0.25f);
+  CHECK(*g.uniform_value() == 0.75f);
+  CHECK(g.norm() == Approx(0.75 * std::sqrt(6.0)));  // reading writes it out
+  CHECK_FALSE(g.uniform_value().has_value());
+  g.add_dense(Array{{1, 0, 0}, {0, 0, 2}}, "test");
+  CHECK(bit_equal(g.dense(), Array{{1.75f, 0.75f, 0.75f}, {0.75f, 0.75f, 2.75f}}));
+}
+
+TEST_CASE("A uniform gradient of -0 reads as +0, as adding to zeros gives", "[core][gradient]") {
+  Gradient g(Shape{2});
+  g.add_uniform(-0.0f);
+  CHECK_FALSE(std::signbit(g.dense()(0)));
+}
+
+TEST_CASE("Sparse rows added to a uniform gradient land on top of the value", "[core][gradient]") {
+  Gradient g(Shape{3, 2});
+  g.add_uniform(1.0f);
+  g.accumulate_row(1)[0] += 2.0f;
+  CHECK(bit_equal(g.dense(), Array{{1, 1}, {3, 1}, {1, 1}}));
+}
+
+TEST_CASE("Scatter of rows equals adding them one by one, skipped rows aside", "[core][row_sparse_grad]") {
+  const std::vector<std::int32_t> rows{4, 1, 4, 0, 9, 1, 4};
+  const Array values = hashed_values({rows.size(), 3}, 5);
+  RowSparseGrad bulk(10, 3), one_by_one(10, 3);
+  one_by_one.accumulate_row(1)[2] += 1.0f;  // a row present before the scatter
+  bulk.accumulate_row(1)[2] += 1.0f;
+  bulk.scatter_add(rows.data(), rows.size(), values.data(), 9);
+  for (std::size_t t = 0; t < rows.size(); ++t) {
+    if (rows[t] == 9) continue;
+    float* dst = one_by_one.accumulate_row(rows[t]);
+    for (std::size_t j = 0; j < 3; ++j) dst[j] += values.data()[t * 3 + j];
+  }
+  CHECK(bulk.rows() == std::vector<std::int32_t>{1, 4, 0});
+  CHECK(bulk.rows() == one_by_one.rows());
+  CHECK(bit_equal(bulk.to_dense(), one_by_one.to_dense()));
+}
+
+TEST_CASE("A second backward over the same tape adds the cross-entropy gradient again",
+          "[core][ops][cross_entropy]") {
+  const Tensor logits = Tensor::parameter(hashed_values({4, 5}, 9), "z");
+  Tape tape;
+  const Tensor loss = softmax_cross_entropy(tape, logits, TokenIds{0, 3, 3, 1});
+  tape.backward(loss);
+  const Array once = logits.grad().dense();
+  tape.backward(loss);  // the loss's gradient is now 2, so 2 * dZ is added: 3 * dZ in all
+  const Array thrice = logits.grad().dense();
+  for (std::size_t i = 0; i < once.size(); ++i) {
+    CHECK(thrice.data()[i] == Approx(3.0f * once.data()[i]).margin(1e-7));
+  }
+}
+
+TEST_CASE("softmax_cross_entropy with a scaled loss scales its gradient", "[core][ops][cross_entropy]") {
+  const Tensor logits = Tensor::parameter(hashed_values({3, 4}, 2), "z");
+  Tape tape;
+  const Tensor loss = softmax_cross_entropy(tape, logits, TokenIds{1, 0, 3});
+  tape.backward(loss, Array(0.5f));
+  const Array half = logits.grad().dense();
+  logits.mutable_grad().clear();
+  Tape again;
+  again.backward(softmax_cross_entropy(again, logits, TokenIds{1, 0, 3}));
+  for (std::size_t i = 0; i < half.size(); ++i) {
+    CHECK(half.data()[i] == Approx(0.5f * logits.grad().dense().data()[i]).margin(1e-8));
+  }
+}
