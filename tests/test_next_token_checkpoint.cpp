@@ -131,6 +131,11 @@ TEST_CASE("Damaged checkpoints are clear errors and change nothing", "[next_toke
     fresh();
     write_text(ckpt + "/manifest.json", "{\"format\": \"other\"}");
     CHECK_THROWS_WITH(read_checkpoint_info(ckpt), Contains("not a next_token checkpoint"));
+    write_text(ckpt + "/manifest.json", "[1, 2]");
+    CHECK_THROWS_WITH(read_checkpoint_info(ckpt), Contains("not a next_token checkpoint"));
+    nlohmann::json m = {{"format", "xgrad next_token checkpoint"}, {"version", "one"}};
+    write_text(ckpt + "/manifest.json", m.dump());
+    CHECK_THROWS_WITH(read_checkpoint_info(ckpt), Contains("manifest version \"one\""));
   }
   SECTION("manifest with a mistyped field") {
     fresh();

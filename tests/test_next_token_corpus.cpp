@@ -188,7 +188,10 @@ TEST_CASE("The model is the context-window MLP, tied or not, with Flax-named par
   config.hidden = 8;
   const Model model(config, 0);
   std::vector<std::string> names, flax;
-  for (const Model::Parameter& p : model.parameters()) names.push_back(p.name), flax.push_back(p.flax_path);
+  for (const Model::Parameter& p : model.parameters()) {
+    names.push_back(p.name);
+    flax.push_back(p.flax_path);
+  }
   CHECK(names == std::vector<std::string>{"embed.embedding", "hidden.kernel", "hidden.bias", "output.kernel", "output.bias"});
   CHECK(flax == std::vector<std::string>{"Embed_0/embedding", "Dense_0/kernel", "Dense_0/bias", "Dense_1/kernel", "Dense_1/bias"});
   CHECK(model.parameter_count() == 30 * 4 + 12 * 8 + 8 + 8 * 30 + 30);

@@ -93,11 +93,12 @@ json read_manifest(const std::string& dir) {
   } catch (const json::exception& e) {
     throw CheckpointError(path + ": not valid JSON (" + e.what() + ")");
   }
-  if (!manifest.is_object() || manifest.value("format", "") != kFormat) {
+  const auto field = [&](const char* key) { return manifest.is_object() && manifest.contains(key) ? manifest[key] : json(); };
+  if (field("format") != kFormat) {
     throw CheckpointError(path + ": not a next_token checkpoint manifest (\"format\" is not \"" + kFormat + "\")");
   }
-  if (manifest.value("version", 0) != kVersion) {
-    throw CheckpointError(path + ": manifest version " + manifest["version"].dump() + ", this program reads " +
+  if (field("version") != kVersion) {
+    throw CheckpointError(path + ": manifest version " + field("version").dump() + ", this program reads " +
                           std::to_string(kVersion));
   }
   return manifest;

@@ -103,7 +103,7 @@ void build_parser(CLI::App& app, Options& o) {
   app.add_option("--batch-size", o.train.batch, "B: windows (predicted tokens) per step")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 16));
   app.add_option("--lr", o.train.lr, "learning rate at the first step")->check(finite_range(1e-9, 1e3));
-  app.add_option("--lr-final", o.train.lr_final, "learning rate at the last step, linear decay in between (only --lr given: a tenth of it)")
+  app.add_option("--lr-final", o.train.lr_final, "learning rate at the last step, linear decay in between (only --lr given: a twentieth of it)")
       ->check(finite_range(0.0, 1e3));
   app.add_option("--momentum", o.train.momentum, "SGD momentum, in [0, 1) (lazy on the table's rows)")
       ->check(finite_range(0.0, 0.999));
@@ -154,7 +154,7 @@ void check_output_paths(const Options& o) {
 void check_against_checkpoint(const CLI::App& app, const Options& o, const CheckpointInfo& info) {
   const auto given = [&](const char* flag) { return app.get_option(flag)->count() > 0; };
   const auto conflict = [&](const char* flag, const std::string& ours, const std::string& theirs) {
-    throw UsageError(std::string(flag) + " " + ours + " conflicts with the checkpoint in " + o.load + " (" + theirs +
+    throw UsageError(std::string(flag) + (ours.empty() ? "" : " " + ours) + " conflicts with the checkpoint in " + o.load + " (" + theirs +
                      "); leave it out when loading");
   };
   const ModelConfig& c = info.config;
@@ -196,7 +196,7 @@ int run_parsed(const CLI::App& app, Options o, std::ostream& out, bool interacti
     throw UsageError("--vocab-size applies to --tokens word only (byte tokens always have V = 256)");
   }
   if (app.get_option("--lr-final")->count() == 0 && app.get_option("--lr")->count() > 0) {
-    o.train.lr_final = o.train.lr / 10.0f;  // keep the schedule's shape when only --lr is given
+    o.train.lr_final = o.train.lr / 20.0f;  // the default schedule's shape (1 -> 0.05) for any --lr
   }
   check_output_paths(o);
   openblas_set_num_threads(o.threads);

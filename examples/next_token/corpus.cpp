@@ -29,17 +29,25 @@ std::size_t utf8_sequence_length(const std::string& text, std::size_t i) {
   const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
   const unsigned char lead = byte(i);
   if (lead < 0x80) return 1;
-  std::size_t length = 0;
-  std::uint32_t code = 0, minimum = 0;
+  // Lead byte -> sequence length, its payload bits, and the smallest code point that needs
+  // that length (anything smaller is an overlong form).
+  struct Form {
+    std::size_t length;
+    std::uint32_t mask, minimum;
+  };
+  Form form{};
   if (lead >= 0xC2 && lead <= 0xDF) {
-    length = 2, code = lead & 0x1F, minimum = 0x80;
+    form = {2, 0x1F, 0x80};
   } else if (lead >= 0xE0 && lead <= 0xEF) {
-    length = 3, code = lead & 0x0F, minimum = 0x800;
+    form = {3, 0x0F, 0x800};
   } else if (lead >= 0xF0 && lead <= 0xF4) {
-    length = 4, code = lead & 0x07, minimum = 0x10000;
+    form = {4, 0x07, 0x10000};
   } else {
     return 0;  // a continuation byte, an overlong lead (0xC0, 0xC1) or 0xF5..0xFF
   }
+  const std::size_t length = form.length;
+  const std::uint32_t minimum = form.minimum;
+  std::uint32_t code = lead & form.mask;
   if (i + length > text.size()) return 0;
   for (std::size_t k = 1; k < length; ++k) {
     if ((byte(i + k) & 0xC0) != 0x80) return 0;
@@ -112,7 +120,10 @@ std::vector<std::string> split_words(const std::string& text) {
       current += ch;
       continue;
     }
-    if (!current.empty()) words.push_back(std::move(current)), current.clear();
+    if (!current.empty()) {
+      words.push_back(current);
+      current.clear();
+    }
     if (!is_space(c)) words.emplace_back(1, ch);  // punctuation is a token of its own
   }
   if (!current.empty()) words.push_back(std::move(current));

@@ -121,7 +121,9 @@ std::string loss_svg(const RunSummary& s) {
       double sum = 0.0;
       std::size_t n = 0;
       for (std::size_t k = i; k < std::min(batch.size(), i + bucket); ++k) {
-        if (std::isfinite(batch[k])) sum += batch[k], ++n;
+        if (!std::isfinite(batch[k])) continue;
+        sum += batch[k];
+        ++n;
       }
       if (n) svg << num(X(x0 + static_cast<double>(i + bucket / 2 + 1))) << "," << num(Y(sum / static_cast<double>(n))) << " ";
     }
@@ -249,7 +251,10 @@ std::string embedding_rows_svg(const RunSummary& s, const Vocabulary& vocabulary
     for (std::size_t r = 0; r < vocab;) {
       std::size_t end = r;
       while (end < vocab && !rows.seen[end]) ++end;
-      if (end - r > best_length) best_start = r, best_length = end - r;
+      if (end - r > best_length) {
+        best_start = r;
+        best_length = end - r;
+      }
       r = end + 1;
     }
     if (static_cast<double>(best_length) * col >= 150.0) {
