@@ -12,7 +12,6 @@ namespace xgrad::initializers {
 namespace {
 
 using random::Layout;
-using MaybeLayout = std::optional<Layout>;
 
 Layout resolve(MaybeLayout layout) { return layout ? *layout : random::default_layout(); }
 
@@ -85,33 +84,6 @@ Array draw_variance_scaled(const Key& key, const Shape& shape, float variance,
   throw std::invalid_argument("variance_scaling: unknown distribution");
 }
 
-Initializer make_normal(float stddev, MaybeLayout layout) {
-  return [=](const Key& key, const Shape& shape) {
-    return times(random::normal(key, shape, resolve(layout)), stddev);
-  };
-}
-
-Initializer make_uniform(float scale, MaybeLayout layout) {
-  return [=](const Key& key, const Shape& shape) {
-    return times(random::uniform(key, shape, 0.0f, 1.0f, resolve(layout)), scale);
-  };
-}
-
-Initializer make_truncated_normal(float stddev, float lower, float upper, MaybeLayout layout) {
-  return [=](const Key& key, const Shape& shape) {
-    return times(random::truncated_normal(key, lower, upper, shape, resolve(layout)), stddev);
-  };
-}
-
-Initializer make_variance_scaling(float scale, FanMode mode, Distribution distribution, int in_axis,
-                                  int out_axis, MaybeLayout layout) {
-  return [=](const Key& key, const Shape& shape) {
-    const double fan = fan_for(mode, compute_fans(shape, in_axis, out_axis));
-    const auto variance = static_cast<float>(static_cast<double>(scale) / fan);
-    return draw_variance_scaled(key, shape, variance, distribution, resolve(layout));
-  };
-}
-
 }  // namespace
 
 Initializer zeros() {
@@ -122,75 +94,59 @@ Initializer ones() {
   return [](const Key&, const Shape& shape) { return filled(shape, 1.0f); };
 }
 
-Initializer normal(float stddev) { return make_normal(stddev, std::nullopt); }
-Initializer normal(float stddev, Layout layout) { return make_normal(stddev, layout); }
-
-Initializer uniform(float scale) { return make_uniform(scale, std::nullopt); }
-Initializer uniform(float scale, Layout layout) { return make_uniform(scale, layout); }
-
-Initializer truncated_normal(float stddev, float lower, float upper) {
-  return make_truncated_normal(stddev, lower, upper, std::nullopt);
+Initializer normal(float stddev, MaybeLayout layout) {
+  return [=](const Key& key, const Shape& shape) {
+    return times(random::normal(key, shape, resolve(layout)), stddev);
+  };
 }
-Initializer truncated_normal(float stddev, float lower, float upper, Layout layout) {
-  return make_truncated_normal(stddev, lower, upper, layout);
+
+Initializer uniform(float scale, MaybeLayout layout) {
+  return [=](const Key& key, const Shape& shape) {
+    return times(random::uniform(key, shape, 0.0f, 1.0f, resolve(layout)), scale);
+  };
+}
+
+Initializer truncated_normal(float stddev, float lower, float upper, MaybeLayout layout) {
+  return [=](const Key& key, const Shape& shape) {
+    return times(random::truncated_normal(key, lower, upper, shape, resolve(layout)), stddev);
+  };
 }
 
 Initializer variance_scaling(float scale, FanMode mode, Distribution distribution, int in_axis,
-                             int out_axis) {
-  return make_variance_scaling(scale, mode, distribution, in_axis, out_axis, std::nullopt);
-}
-Initializer variance_scaling(float scale, FanMode mode, Distribution distribution, int in_axis,
-                             int out_axis, Layout layout) {
-  return make_variance_scaling(scale, mode, distribution, in_axis, out_axis, layout);
-}
-
-Initializer lecun_normal() {
-  return make_variance_scaling(1.0f, FanMode::fan_in, Distribution::truncated_normal, -2, -1, std::nullopt);
-}
-Initializer lecun_normal(Layout layout) {
-  return make_variance_scaling(1.0f, FanMode::fan_in, Distribution::truncated_normal, -2, -1, layout);
+                             int out_axis, MaybeLayout layout) {
+  return [=](const Key& key, const Shape& shape) {
+    const double fan = fan_for(mode, compute_fans(shape, in_axis, out_axis));
+    const auto variance = static_cast<float>(static_cast<double>(scale) / fan);
+    return draw_variance_scaled(key, shape, variance, distribution, resolve(layout));
+  };
 }
 
-Initializer lecun_uniform() {
-  return make_variance_scaling(1.0f, FanMode::fan_in, Distribution::uniform, -2, -1, std::nullopt);
-}
-Initializer lecun_uniform(Layout layout) {
-  return make_variance_scaling(1.0f, FanMode::fan_in, Distribution::uniform, -2, -1, layout);
+Initializer lecun_normal(MaybeLayout layout) {
+  return variance_scaling(1.0f, FanMode::fan_in, Distribution::truncated_normal, -2, -1, layout);
 }
 
-Initializer xavier_uniform() {
-  return make_variance_scaling(1.0f, FanMode::fan_avg, Distribution::uniform, -2, -1, std::nullopt);
-}
-Initializer xavier_uniform(Layout layout) {
-  return make_variance_scaling(1.0f, FanMode::fan_avg, Distribution::uniform, -2, -1, layout);
+Initializer lecun_uniform(MaybeLayout layout) {
+  return variance_scaling(1.0f, FanMode::fan_in, Distribution::uniform, -2, -1, layout);
 }
 
-Initializer xavier_normal() {
-  return make_variance_scaling(1.0f, FanMode::fan_avg, Distribution::truncated_normal, -2, -1, std::nullopt);
-}
-Initializer xavier_normal(Layout layout) {
-  return make_variance_scaling(1.0f, FanMode::fan_avg, Distribution::truncated_normal, -2, -1, layout);
+Initializer xavier_uniform(MaybeLayout layout) {
+  return variance_scaling(1.0f, FanMode::fan_avg, Distribution::uniform, -2, -1, layout);
 }
 
-Initializer he_normal() {
-  return make_variance_scaling(2.0f, FanMode::fan_in, Distribution::truncated_normal, -2, -1, std::nullopt);
-}
-Initializer he_normal(Layout layout) {
-  return make_variance_scaling(2.0f, FanMode::fan_in, Distribution::truncated_normal, -2, -1, layout);
+Initializer xavier_normal(MaybeLayout layout) {
+  return variance_scaling(1.0f, FanMode::fan_avg, Distribution::truncated_normal, -2, -1, layout);
 }
 
-Initializer he_uniform() {
-  return make_variance_scaling(2.0f, FanMode::fan_in, Distribution::uniform, -2, -1, std::nullopt);
-}
-Initializer he_uniform(Layout layout) {
-  return make_variance_scaling(2.0f, FanMode::fan_in, Distribution::uniform, -2, -1, layout);
+Initializer he_normal(MaybeLayout layout) {
+  return variance_scaling(2.0f, FanMode::fan_in, Distribution::truncated_normal, -2, -1, layout);
 }
 
-Initializer flax_embed_default() {
-  return make_variance_scaling(1.0f, FanMode::fan_in, Distribution::normal, -2, 0, std::nullopt);
+Initializer he_uniform(MaybeLayout layout) {
+  return variance_scaling(2.0f, FanMode::fan_in, Distribution::uniform, -2, -1, layout);
 }
-Initializer flax_embed_default(Layout layout) {
-  return make_variance_scaling(1.0f, FanMode::fan_in, Distribution::normal, -2, 0, layout);
+
+Initializer flax_embed_default(MaybeLayout layout) {
+  return variance_scaling(1.0f, FanMode::fan_in, Distribution::normal, -2, 0, layout);
 }
 
 }  // namespace xgrad::initializers

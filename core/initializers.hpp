@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 
 #include "core/array.hpp"
 #include "core/random.hpp"
@@ -16,25 +17,24 @@ using Initializer = std::function<Array(const Key& key, const Shape& shape)>;
 
 namespace initializers {
 
-// Every initializer that draws random numbers comes in two forms. Without a Layout it reads
+// Every initializer that draws random numbers takes an optional Layout. Without one it reads
 // random::default_layout() each time it runs (as JAX reads its config flag when the op
-// runs); with a Layout it always uses that one.
+// runs); with one it always uses that layout.
+using MaybeLayout = std::optional<random::Layout>;
 
 Initializer zeros();
 Initializer ones();
 
 // jax.nn.initializers.normal(stddev): N(0, stddev^2), i.e. random::normal(key, shape) * stddev.
-Initializer normal(float stddev = 1e-2f);
-Initializer normal(float stddev, random::Layout layout);
+Initializer normal(float stddev = 1e-2f, MaybeLayout layout = std::nullopt);
 
 // jax.nn.initializers.uniform(scale): U[0, scale), i.e. random::uniform(key, shape) * scale.
-Initializer uniform(float scale = 1e-2f);
-Initializer uniform(float scale, random::Layout layout);
+Initializer uniform(float scale = 1e-2f, MaybeLayout layout = std::nullopt);
 
 // jax.nn.initializers.truncated_normal(stddev, lower, upper):
 // random::truncated_normal(key, lower, upper, shape) * stddev (no variance correction).
-Initializer truncated_normal(float stddev = 1e-2f, float lower = -2.0f, float upper = 2.0f);
-Initializer truncated_normal(float stddev, float lower, float upper, random::Layout layout);
+Initializer truncated_normal(float stddev = 1e-2f, float lower = -2.0f, float upper = 2.0f,
+                             MaybeLayout layout = std::nullopt);
 
 enum class FanMode { fan_in, fan_out, fan_avg };
 enum class Distribution { normal, truncated_normal, uniform };
@@ -47,35 +47,26 @@ enum class Distribution { normal, truncated_normal, uniform };
 //   uniform:          uniform(key, shape, -1, 1) * sqrt(3 * variance)
 // Throws ShapeError for a shape of rank < 2, a zero extent, or an axis out of range.
 Initializer variance_scaling(float scale, FanMode mode, Distribution distribution,
-                             int in_axis = -2, int out_axis = -1);
-Initializer variance_scaling(float scale, FanMode mode, Distribution distribution, int in_axis,
-                             int out_axis, random::Layout layout);
+                             int in_axis = -2, int out_axis = -1, MaybeLayout layout = std::nullopt);
 
 // variance_scaling(1, fan_in, truncated_normal): Flax nn.Dense's kernel init.
-Initializer lecun_normal();
-Initializer lecun_normal(random::Layout layout);
+Initializer lecun_normal(MaybeLayout layout = std::nullopt);
 
 // variance_scaling(1, fan_in, uniform).
-Initializer lecun_uniform();
-Initializer lecun_uniform(random::Layout layout);
+Initializer lecun_uniform(MaybeLayout layout = std::nullopt);
 
 // variance_scaling(1, fan_avg, uniform).
-Initializer xavier_uniform();
-Initializer xavier_uniform(random::Layout layout);
+Initializer xavier_uniform(MaybeLayout layout = std::nullopt);
 
 // variance_scaling(1, fan_avg, truncated_normal) (jax's glorot_normal).
-Initializer xavier_normal();
-Initializer xavier_normal(random::Layout layout);
+Initializer xavier_normal(MaybeLayout layout = std::nullopt);
 
 // variance_scaling(2, fan_in, truncated_normal) and variance_scaling(2, fan_in, uniform).
-Initializer he_normal();
-Initializer he_normal(random::Layout layout);
-Initializer he_uniform();
-Initializer he_uniform(random::Layout layout);
+Initializer he_normal(MaybeLayout layout = std::nullopt);
+Initializer he_uniform(MaybeLayout layout = std::nullopt);
 
 // Flax nn.Embed's default: variance_scaling(1, fan_in, normal, out_axis=0), i.e. N(0, 1/D).
-Initializer flax_embed_default();
-Initializer flax_embed_default(random::Layout layout);
+Initializer flax_embed_default(MaybeLayout layout = std::nullopt);
 
 }  // namespace initializers
 }  // namespace xgrad
