@@ -69,10 +69,10 @@ void clear(SparseGrad& g) {
 }
 
 double mean_of_squares(const float* y, std::size_t n) {
-  double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  double lane[16] = {};
   std::size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    for (int k = 0; k < 8; ++k) lane[k] += static_cast<double>(y[i + k] * y[i + k]);
+  for (; i + 16 <= n; i += 16) {
+    for (int k = 0; k < 16; ++k) lane[k] += static_cast<double>(y[i + k] * y[i + k]);
   }
   double total = 0.0;
   for (; i < n; ++i) total += static_cast<double>(y[i] * y[i]);
@@ -97,6 +97,29 @@ double sparse_step(float* table, SparseGrad& grad, const std::int32_t* ids, std:
   apply_sgd(table, grad, lr, threads);
   clear(grad);
   return loss;
+}
+
+double sparse_step_writing_square(float* table, SparseGrad& grad, const std::int32_t* ids,
+                                  std::size_t tokens, float lr, float* y, float* square, float* dy,
+                                  ForkJoin& threads) {
+  const std::size_t n = tokens * grad.width;
+  gather(table, grad.width, ids, tokens, y, threads);
+  threads.run(n, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) square[i] = y[i] * y[i];
+  }, n);
+  double lane[16] = {};
+  std::size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    for (int k = 0; k < 16; ++k) lane[k] += static_cast<double>(square[i + k]);
+  }
+  double total = 0.0;
+  for (; i < n; ++i) total += static_cast<double>(square[i]);
+  for (double l : lane) total += l;
+  mean_of_squares_grad(y, n, dy, threads);
+  scatter(grad, ids, tokens, dy, threads);
+  apply_sgd(table, grad, lr, threads);
+  clear(grad);
+  return total / static_cast<double>(n);
 }
 
 double dense_step(float* table, std::size_t vocab, std::size_t width, float* dense_grad,

@@ -39,7 +39,8 @@ void apply_sgd(float* table, const SparseGrad& grad, float lr, ForkJoin& threads
 // Forgets every row: O(rows).
 void clear(SparseGrad& grad);
 
-// mean(Y^2) over n floats, accumulated in double (8 lanes, then summed in order).
+// mean(Y^2) over n floats, accumulated in double (16 lanes, then summed in order), as
+// xgrad's sum does.
 double mean_of_squares(const float* y, std::size_t n);
 
 // dY = 2 / n * Y: the gradient of mean(Y^2).
@@ -49,6 +50,13 @@ void mean_of_squares_grad(const float* y, std::size_t n, float* dy, ForkJoin& th
 // y and dy are (T, D) scratch.
 double sparse_step(float* table, SparseGrad& grad, const std::int32_t* ids, std::size_t tokens,
                    float lr, float* y, float* dy, ForkJoin& threads);
+
+// The same step computed the way xgrad's two ops mul(Y, Y) and mean compute it: Y^2 is
+// written out to `square` and summed from there. A control: it shows how much of xgrad's
+// full step is the extra (T, D) array rather than tape or tensor overhead.
+double sparse_step_writing_square(float* table, SparseGrad& grad, const std::int32_t* ids,
+                                  std::size_t tokens, float lr, float* y, float* square, float* dy,
+                                  ForkJoin& threads);
 
 // The same step with a dense (V, D) gradient: zero it, scatter into it, update every row.
 double dense_step(float* table, std::size_t vocab, std::size_t width, float* dense_grad,

@@ -40,15 +40,15 @@ double timed_call(const Contender& c, std::size_t batch) {
 
 }  // namespace
 
-PairTiming measure_pair(const Contender& xgrad, const Contender& baseline,
-                        const MeasureOptions& options) {
-  std::vector<double> samples[2];
-  const Contender* contenders[2] = {&xgrad, &baseline};
-  std::size_t batch[2] = {0, 0};
-  const double round_budget = options.budget_s / static_cast<double>(options.rounds * 2);
+std::vector<Timing> measure(const std::vector<const Contender*>& contenders,
+                            const MeasureOptions& options) {
+  const std::size_t n = contenders.size();
+  std::vector<std::vector<double>> samples(n);
+  std::vector<std::size_t> batch(n, 0);
+  const double round_budget = options.budget_s / static_cast<double>(options.rounds * n);
   const std::size_t round_min = (options.min_reps + options.rounds - 1) / options.rounds;
   for (std::size_t round = 0; round < options.rounds; ++round) {
-    for (int k = 0; k < 2; ++k) {
+    for (std::size_t k = 0; k < n; ++k) {
       const Contender& c = *contenders[k];
       for (std::size_t w = 0; w < options.warmup; ++w) timed_call(c, batch[k]++ % options.batches);
       const double start = now_seconds();
@@ -59,10 +59,15 @@ PairTiming measure_pair(const Contender& xgrad, const Contender& baseline,
       }
     }
   }
-  PairTiming result;
-  result.xgrad = {median(samples[0]), samples[0].size()};
-  result.baseline = {median(samples[1]), samples[1].size()};
+  std::vector<Timing> result;
+  for (const auto& s : samples) result.push_back({median(s), s.size()});
   return result;
+}
+
+PairTiming measure_pair(const Contender& xgrad, const Contender& baseline,
+                        const MeasureOptions& options) {
+  const std::vector<Timing> t = measure({&xgrad, &baseline}, options);
+  return {t[0], t[1]};
 }
 
 const char* distribution_name(Distribution d) {
@@ -113,6 +118,10 @@ void print_record(const Record& r) {
   std::printf("%-48s xgrad %11s  baseline %11s  xgrad/baseline %5.2f", r.name.c_str(),
               format_seconds(r.xgrad_s).c_str(), format_seconds(r.baseline_s).c_str(), ratio);
   if (r.tokens > 0) std::printf("  %9.0f tok/s", r.tokens / r.xgrad_s);
+  if (r.baseline_square_s > 0) {
+    std::printf("  (baseline writing Y^2 %s, xgrad/it %.2f)", format_seconds(r.baseline_square_s).c_str(),
+                r.xgrad_s / r.baseline_square_s);
+  }
   if (!r.note.empty()) std::printf("  %s", r.note.c_str());
   std::printf("\n");
   std::fflush(stdout);
@@ -127,9 +136,9 @@ void write_json(const std::string& path, const std::vector<Record>& records) {
     char numbers[256];
     std::snprintf(numbers, sizeof numbers,
                   "\"xgrad_s\": %.9g, \"baseline_s\": %.9g, \"ratio_vs_baseline\": %.6g, "
-                  "\"threads\": %zu, \"tokens\": %.0f",
+                  "\"threads\": %zu, \"tokens\": %.0f, \"baseline_square_s\": %.9g",
                   r.xgrad_s, r.baseline_s, r.baseline_s > 0 ? r.xgrad_s / r.baseline_s : 0.0,
-                  r.threads, r.tokens);
+                  r.threads, r.tokens, r.baseline_square_s);
     out << "  {\"case\": \"" << r.name << "\", \"group\": \"" << r.group << "\", " << numbers
         << ", \"note\": \"" << r.note << "\"}" << (i + 1 < records.size() ? "," : "") << "\n";
   }

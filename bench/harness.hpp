@@ -36,12 +36,14 @@ struct MeasureOptions {
   double budget_s = 0.2;      // wall time for both contenders together, setup included
   std::size_t min_reps = 20;  // per contender, whatever the budget
   std::size_t warmup = 2;     // untimed calls per contender per round
-  std::size_t rounds = 4;     // the contenders alternate this many times
+  std::size_t rounds = 10;    // the contenders alternate this many times
   std::size_t batches = 16;   // rotating id batches
 };
 
-// Medians of `run` for both contenders, alternating in rounds so that drift on a shared
-// machine hits both alike.
+// Medians of `run` for each contender, alternating in rounds so that drift on a shared
+// machine hits all alike.
+std::vector<Timing> measure(const std::vector<const Contender*>& contenders,
+                            const MeasureOptions& options);
 PairTiming measure_pair(const Contender& xgrad, const Contender& baseline,
                         const MeasureOptions& options);
 
@@ -62,6 +64,7 @@ struct Record {
   std::size_t threads = 1;
   double tokens = 0.0;       // tokens per call, for tokens/s (0 when not meaningful)
   std::string note;          // free text, e.g. unique rows per batch
+  double baseline_square_s = 0.0;  // full steps: the baseline that also writes Y^2 out
 };
 
 void print_record(const Record& record);

@@ -7,6 +7,7 @@ pass set_num_threads on to OpenBLAS). Installs nothing: without torch it says so
 """
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -164,6 +165,21 @@ def lm_cases(threads, records):
     records.append((f"lm mlp C={context} V={vocab} D={width} H={hidden} B={batch} t={threads}", seconds))
 
 
+def pin_openmp_team(threads):
+    """PERFORMANCE.md's method: on this VM, unpinned OpenMP regions whose workers have gone
+    to sleep stall for whole scheduler ticks (medians of 8 or 12 ms for microseconds of work).
+    Pin the main thread to cpu 0 and the OpenMP workers to the next cpus, after OpenBLAS has
+    created its own workers (at import), which stay unpinned."""
+    before = set(os.listdir("/proc/self/task"))
+    torch.ones(1 << 22).add_(1.0).sum()  # starts the OpenMP team
+    workers = sorted(set(os.listdir("/proc/self/task")) - before, key=int)
+    cpus = sorted(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {cpus[0]})
+    for k, tid in enumerate(workers[: threads - 1]):
+        os.sched_setaffinity(int(tid), {cpus[(k + 1) % len(cpus)]})
+    return len(workers)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--threads", type=int, default=1)
@@ -176,7 +192,9 @@ def main():
     parser.add_argument("--no-dense", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"torch_bench: torch {torch.__version__}, {torch.get_num_threads()} thread(s)", flush=True)
+    pinned = pin_openmp_team(args.threads) if args.threads > 1 else 0
+    print(f"torch_bench: torch {torch.__version__}, {torch.get_num_threads()} thread(s)"
+          + (f", OpenMP team pinned ({pinned} worker(s))" if pinned else ""), flush=True)
     records = Records()
     only = args.only.split(",")
     if "overhead" in only:

@@ -3,7 +3,6 @@
 #include "core/buffer_pool.hpp"
 
 #include <mutex>
-#include <optional>
 #include <utility>
 #include <vector>
 
@@ -28,36 +27,36 @@ Cache& cache() {
   return *instance;
 }
 
-// A cached array of n floats, if there is one.
-std::optional<Array> take_cached(std::size_t n) {
-  if (n < kMinPooledFloats) return std::nullopt;
+// Moves a cached array of n floats into `out` and returns true, if there is one.
+bool take_cached(std::size_t n, Array& out) {
+  if (n < kMinPooledFloats) return false;
   Cache& c = cache();
   std::lock_guard<SpinLock> lock(c.mutex);
   for (std::size_t i = c.entries.size(); i-- > 0;) {
     if (c.entries[i].array.size() != n) continue;
-    Array found = std::move(c.entries[i].array);
+    out = std::move(c.entries[i].array);
     c.entries.erase(c.entries.begin() + static_cast<std::ptrdiff_t>(i));
     c.bytes -= n * sizeof(float);
-    return found;
+    return true;
   }
-  return std::nullopt;
+  return false;
+}
+
+template <class S>
+Array take_shaped(const S& shape) {
+  std::size_t n = 1;
+  for (std::size_t extent : shape) n *= extent;
+  Array found = Array::from_shape(Array::shape_type{0});  // allocates nothing
+  if (!take_cached(n, found)) return Array::from_shape(shape);
+  found.reshape(shape);
+  return found;
 }
 
 }  // namespace
 
-Array take(const Shape& shape) {
-  std::optional<Array> found = take_cached(element_count(shape));
-  if (!found) return Array::from_shape(shape);
-  found->reshape(shape);
-  return std::move(*found);
-}
-
-Array take_like(const Array& like) {
-  std::optional<Array> found = take_cached(like.size());
-  if (!found) return Array::from_shape(like.shape());
-  found->reshape(like.shape());
-  return std::move(*found);
-}
+Array take(const Shape& shape) { return take_shaped(shape); }
+Array take_shape(const Array::shape_type& shape) { return take_shaped(shape); }
+Array take_like(const Array& like) { return take_shaped(like.shape()); }
 
 void give_back(Array& array) {
   if (array.size() < kMinPooledFloats) return;

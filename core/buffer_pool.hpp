@@ -35,6 +35,8 @@ inline constexpr std::size_t kMinPooledFloats = std::size_t{1} << 14;
 // An array of this shape with unspecified contents: a cached buffer of the same element
 // count when there is one, otherwise a new allocation.
 Array take(const Shape& shape);
+// The same with xtensor's own shape type, which holds small shapes without allocating.
+Array take_shape(const Array::shape_type& shape);
 // The same with the shape of `like` (its contents are not read).
 Array take_like(const Array& like);
 

@@ -87,11 +87,13 @@ class Gradient {
   void require_table(const char* who) const;
   // Fills dense_ with the pending uniform value, if there is one.
   void write_out_uniform() const;
+  // An array with no elements: unlike a default xarray (a scalar), it allocates nothing.
+  static Array empty_array() { return Array::from_shape(Array::shape_type{0}); }
 
   Shape shape_;
   Kind kind_ = Kind::none;
   // The dense buffer; mutable so that const readers can write out a pending uniform value.
-  mutable Array dense_;
+  mutable Array dense_ = empty_array();
   mutable bool dense_allocated_ = false;
   // kind_ == dense and every element is uniform_value_, not yet written into dense_.
   mutable bool uniform_pending_ = false;

@@ -7,12 +7,9 @@
 
 namespace xgrad {
 
-Tensor::Tensor(Array value, bool requires_grad, std::string name)
-    : node_(std::make_shared<Node>()) {
-  node_->grad = Gradient(shape_of(value));
-  node_->value = std::move(value);
-  node_->requires_grad = requires_grad;
-  node_->name = std::move(name);
+Tensor::Tensor(Array value, bool requires_grad, std::string name) {
+  Shape shape = shape_of(value);
+  node_ = std::make_shared<Node>(std::move(value), std::move(shape), requires_grad, std::move(name));
 }
 
 Tensor::Node::~Node() { buffer_pool::give_back(value); }

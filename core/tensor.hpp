@@ -43,6 +43,8 @@ class Tensor {
 
  private:
   struct Node {
+    Node(Array&& v, Shape&& shape, bool rg, std::string&& n)
+        : value(std::move(v)), grad(std::move(shape)), requires_grad(rg), name(std::move(n)) {}
     ~Node();  // hands the value's buffer to core/buffer_pool.hpp
     Array value;
     Gradient grad;

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/parallel.hpp"
+#include "core/prefetch.hpp"
 
 namespace xgrad::optim {
 namespace {
@@ -19,10 +20,16 @@ void require_non_negative(float value, const char* what) {
 
 // p[i] -= lr * v[i] with v = momentum * v + (g + wd * p), over n contiguous floats.
 // With momentum 0 the velocity is not read or kept.
+// p[i] -= lr * g[i]; parameter and gradient never overlap, and saying so lets the
+// compiler vectorise without run-time checks.
+void plain_update(float* __restrict p, const float* __restrict g, std::size_t n, float lr) {
+  for (std::size_t i = 0; i < n; ++i) p[i] -= lr * g[i];
+}
+
 void update(float* p, const float* g, float* velocity, std::size_t n, float lr,
             const SGDOptions& options) {
   if (!velocity && options.weight_decay == 0.0f) {  // plain SGD, the common sparse case
-    for (std::size_t i = 0; i < n; ++i) p[i] -= lr * g[i];
+    plain_update(p, g, n, lr);
     return;
   }
   for (std::size_t i = 0; i < n; ++i) {
@@ -81,21 +88,22 @@ void SGD::update_dense(float* values, const float* grad, float* velocity, std::s
 
 // Only the rows the gradient names are read or written; each row on one thread.
 void SGD::update_rows(float* values, const RowSparseGrad& sparse, float* velocity) const {
-  constexpr std::size_t kPrefetchRows = 8;  // random table rows: fetch a few rows ahead
   const std::size_t width = sparse.row_width();
   const std::int32_t* rows = sparse.rows().data();
   const std::size_t count = sparse.rows().size();
-  parallel::for_range(count, 2 * count * width, [&](std::size_t first, std::size_t last) {
+  const bool ahead = prefetch::pays(count, width);
+  const float* grads = count ? sparse.row_values(0) : nullptr;
+  const float lr = lr_;
+  const SGDOptions options = options_;
+  parallel::for_range(count, 2 * count * width, [=](std::size_t first, std::size_t last) {
     for (std::size_t i = first; i < last; ++i) {
-      if (i + kPrefetchRows < last) {
-        const std::size_t ahead = static_cast<std::size_t>(rows[i + kPrefetchRows]) * width;
-        for (std::size_t b = 0; b < width * sizeof(float); b += 64) {
-          __builtin_prefetch(reinterpret_cast<const char*>(values + ahead) + b, 1);
-        }
+      if (ahead && i + prefetch::kDistance < last) {
+        const std::size_t next = static_cast<std::size_t>(rows[i + prefetch::kDistance]) * width;
+        prefetch::row(values + next, width * sizeof(float), /*for_write=*/true);
       }
       const std::size_t offset = static_cast<std::size_t>(rows[i]) * width;
-      update(values + offset, sparse.row_values(i), velocity ? velocity + offset : nullptr, width,
-             lr_, options_);
+      update(values + offset, grads + i * width, velocity ? velocity + offset : nullptr, width, lr,
+             options);
     }
   });
 }

@@ -71,7 +71,7 @@ void gradient_row(const float* z, float m, float scale, std::int32_t target, flo
 // The forward pass's dZ buffer, shared by the backward closure: given to the logits'
 // gradient by the first backward, or back to the pool when the closure dies.
 struct Scratch {
-  Array array;
+  Array array = Array::from_shape(Array::shape_type{0});  // no allocation until used
   bool held = false;
   ~Scratch() {
     if (held) buffer_pool::give_back(array);

@@ -4,14 +4,29 @@
 
 #include "core/ops.hpp"
 #include "core/ops/op_support.hpp"
+#include "core/prefetch.hpp"
 
 namespace xgrad {
 
 using namespace ops_support;
 
 namespace {
-constexpr std::size_t kPrefetchRows = 8;  // rows ahead: measured best for D = 64..256
+
+// Y[t, :] = W[ids[t], :] for t in [first, last). A plain function of values, so the loop
+// keeps everything in registers across the memcpy calls.
+void gather_rows(const float* table, std::size_t width, const std::int32_t* ids,
+                 std::size_t first, std::size_t last, float* out, bool ahead) {
+  const std::size_t row_bytes = width * sizeof(float);
+  for (std::size_t t = first; t < last; ++t) {
+    if (ahead && t + prefetch::kDistance < last) {
+      prefetch::row(table + static_cast<std::size_t>(ids[t + prefetch::kDistance]) * width, row_bytes);
+    }
+    std::memcpy(out + t * width, table + static_cast<std::size_t>(ids[t]) * width, row_bytes);
+  }
+}
+
 }  // namespace
+
 
 Tensor embedding_lookup(Tape& tape, const Tensor& table, const TokenIds& ids,
                         std::optional<std::int32_t> padding_idx) {
@@ -24,22 +39,15 @@ Tensor embedding_lookup(Tape& tape, const Tensor& table, const TokenIds& ids,
   ids.check_range(vocab, "embedding_lookup");
 
   // Y[t, :] = W[ids[t], :], one contiguous row copy per token.
-  Shape out_shape;
-  out_shape.reserve(ids.shape().size() + 1);
-  out_shape.assign(ids.shape().begin(), ids.shape().end());
+  Array::shape_type out_shape(ids.shape().begin(), ids.shape().end());  // inline, no malloc
   out_shape.push_back(width);
   Array out = new_array(out_shape);
   const float* rows = table.value().data();
   const std::int32_t* id = ids.data();
   float* y = out.data();
-  const std::size_t row_bytes = width * sizeof(float);
-  parallel::for_range(ids.size(), ids.size() * width, [&](std::size_t first, std::size_t last) {
-    for (std::size_t t = first; t < last; ++t) {
-      if (t + kPrefetchRows < last) {
-        prefetch_row(rows + static_cast<std::size_t>(id[t + kPrefetchRows]) * width, row_bytes);
-      }
-      std::memcpy(y + t * width, rows + static_cast<std::size_t>(id[t]) * width, row_bytes);
-    }
+  const bool ahead = prefetch::pays(ids.size(), width);
+  parallel::for_range(ids.size(), ids.size() * width, [=](std::size_t first, std::size_t last) {
+    gather_rows(rows, width, id, first, last, y, ahead);
   });
   Tensor output = make_output(std::move(out), table.requires_grad());
   if (!table.requires_grad()) return output;

@@ -1,5 +1,6 @@
-// Helpers the op implementations share: 2-D views over contiguous float buffers, shape
-// checks, and the "does this need a tape record" rule. Internal to core/ops/.
+// Helpers the op implementations share: 2-D views over contiguous float buffers, pooled
+// output arrays, recycled id copies, shape checks, and accumulation into gradients that
+// skips zero-filling a fresh one. Internal to core/ops/.
 #pragma once
 
 #include <algorithm>
@@ -30,23 +31,21 @@ inline auto matrix_view(const float* data, std::size_t rows, std::size_t cols) {
 // An op's output array, contents unspecified: every op writes all of it. Comes from the
 // buffer pool, so a training loop does not fault in fresh pages every step.
 inline Array new_array(const Shape& shape) { return buffer_pool::take(shape); }
+inline Array new_array(const Array::shape_type& shape) { return buffer_pool::take_shape(shape); }
 inline Array new_array_like(const Array& like) { return buffer_pool::take_like(like); }
-
-// Asks for the cache lines of `bytes` bytes at `p` ahead of use: random table rows are
-// latency-bound, and fetching the row a few tokens ahead overlaps the misses.
-inline void prefetch_row(const void* p, std::size_t bytes) {
-  const char* c = static_cast<const char*>(p);
-  for (std::size_t k = 0; k < bytes; k += 64) __builtin_prefetch(c + k);
-}
 
 // The ids a backward closure needs after the caller's TokenIds is gone: a copy whose
 // vector is recycled between steps, so a step does not malloc and free O(T) bytes.
 class IdsCopy {
  public:
-  explicit IdsCopy(const TokenIds& ids) : ids_(recycled()) { ids_.assign(ids.data(), ids.data() + ids.size()); }
+  explicit IdsCopy(const TokenIds& ids) : ids_(recycled()) {
+    ids_.assign(ids.data(), ids.data() + ids.size());
+  }
   IdsCopy(const IdsCopy& other) : ids_(recycled()) { ids_ = other.ids_; }
+  IdsCopy(IdsCopy&& other) noexcept : ids_(std::move(other.ids_)) {}
   IdsCopy& operator=(const IdsCopy&) = delete;
   ~IdsCopy() {
+    if (ids_.capacity() == 0) return;  // moved from
     Freelist& f = freelist();
     std::lock_guard<buffer_pool::SpinLock> lock(f.mutex);
     if (f.vectors.size() < 64) f.vectors.push_back(std::move(ids_));
@@ -76,7 +75,7 @@ class IdsCopy {
 };
 
 // The output tensor of an op: requires a gradient when any input does.
-inline Tensor make_output(Array value, bool requires_grad) {
+inline Tensor make_output(Array&& value, bool requires_grad) {
   return Tensor(std::move(value), requires_grad);
 }
 
