@@ -1,6 +1,10 @@
 // Embedding gather and its scatter-add backward.
 // Shapes: table W (V, D), ids (T,) or (B, T), out Y (..., D).
-#include <cstring>
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Warray-bounds"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <xsimd/xsimd.hpp>
+#pragma GCC diagnostic pop
 
 #include "core/ops.hpp"
 #include "core/ops/op_support.hpp"
@@ -12,16 +16,36 @@ using namespace ops_support;
 
 namespace {
 
+using Batch = xsimd::batch<float>;
+
+// dst[j] = src[j] for j < n, four vectors at a time. Inlined instead of a memcpy call per
+// row: as fast or faster for 256 B - 1 KB rows here, and its instructions do not depend on
+// where the row lies (glibc's memcpy picks paths by address, which callgrind sees as V).
+void copy_row(float* __restrict dst, const float* __restrict src, std::size_t n) {
+  constexpr std::size_t k = Batch::size;
+  std::size_t j = 0;
+  for (; j + 4 * k <= n; j += 4 * k) {
+    const Batch a = Batch::load_unaligned(src + j), b = Batch::load_unaligned(src + j + k);
+    const Batch c = Batch::load_unaligned(src + j + 2 * k), d = Batch::load_unaligned(src + j + 3 * k);
+    a.store_unaligned(dst + j);
+    b.store_unaligned(dst + j + k);
+    c.store_unaligned(dst + j + 2 * k);
+    d.store_unaligned(dst + j + 3 * k);
+  }
+  for (; j + k <= n; j += k) Batch::load_unaligned(src + j).store_unaligned(dst + j);
+  for (; j < n; ++j) dst[j] = src[j];
+}
+
 // Y[t, :] = W[ids[t], :] for t in [first, last). A plain function of values, so the loop
-// keeps everything in registers across the memcpy calls.
+// keeps everything in registers.
 void gather_rows(const float* table, std::size_t width, const std::int32_t* ids,
                  std::size_t first, std::size_t last, float* out, bool ahead) {
-  const std::size_t row_bytes = width * sizeof(float);
   for (std::size_t t = first; t < last; ++t) {
     if (ahead && t + prefetch::kDistance < last) {
-      prefetch::row(table + static_cast<std::size_t>(ids[t + prefetch::kDistance]) * width, row_bytes);
+      const std::size_t next = static_cast<std::size_t>(ids[t + prefetch::kDistance]) * width;
+      prefetch::row(table + next, width * sizeof(float));
     }
-    std::memcpy(out + t * width, table + static_cast<std::size_t>(ids[t]) * width, row_bytes);
+    copy_row(out + t * width, table + static_cast<std::size_t>(ids[t]) * width, width);
   }
 }
 
