@@ -9,6 +9,7 @@
 #include "core/initializers.hpp"
 #include "core/npy.hpp"
 #include "core/ops.hpp"
+#include "core/parallel.hpp"
 #include "core/random.hpp"
 #include "core/row_sparse_grad.hpp"
 #include "core/tape.hpp"

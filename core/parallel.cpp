@@ -116,6 +116,11 @@ std::size_t parallel_regions_run() { return regions_run.load(); }
 
 namespace parallel {
 
+void keep_blas_single_threaded() {
+  static std::once_flag once;
+  std::call_once(once, [] { openblas_set_num_threads(1); });
+}
+
 void run_chunks(std::size_t n, std::size_t work, void (*chunk)(void*, std::size_t, std::size_t),
                 void* context) {
   const std::size_t threads = threads_wanted.load(std::memory_order_relaxed);

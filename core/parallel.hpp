@@ -22,6 +22,10 @@ std::size_t parallel_regions_run();
 
 namespace parallel {
 
+// Puts OpenBLAS at one thread, once per process, before the first product: without it
+// OpenBLAS would use every core by default and give different bits than with one thread.
+void keep_blas_single_threaded();
+
 // Below this much work (about one memory-bound float operation per unit) a region runs on
 // the calling thread: waking a worker costs microseconds, so only work of at least
 // ~50 us is split.

@@ -1,6 +1,7 @@
 // Matrix products through xtensor-blas to OpenBLAS sgemm, into preallocated outputs.
 // Shapes: x (..., K) flattened to X (M, K); w (K, N) or, transposed, (N, K); out (..., N).
 #include "core/ops.hpp"
+#include "core/parallel.hpp"
 #include "core/ops/op_support.hpp"
 
 #pragma GCC diagnostic push
@@ -24,6 +25,7 @@ void gemm(const float* a, std::size_t a_rows, std::size_t a_cols, bool transpose
   auto a_view = matrix_view(a, a_rows, a_cols);
   auto b_view = matrix_view(b, b_rows, b_cols);
   auto c_view = matrix_view(c, m, n);
+  parallel::keep_blas_single_threaded();  // bit-identical results whatever the core count
   xt::blas::gemm(a_view, b_view, c_view, transpose_a, transpose_b, 1.0f, beta);
 }
 
