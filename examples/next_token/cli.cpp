@@ -15,6 +15,7 @@
 #pragma GCC diagnostic pop
 
 #include "checkpoint.hpp"
+#include "core/parallel.hpp"
 #include "corpus.hpp"
 #include "model.hpp"
 #include "plot.hpp"
@@ -25,8 +26,6 @@
 #ifndef XGRAD_DEFAULT_CORPUS
 #define XGRAD_DEFAULT_CORPUS "examples/data/genesis_kjv.txt"
 #endif
-
-extern "C" void openblas_set_num_threads(int);  // OpenBLAS's own call (no cblas.h: TOOLCHAIN.md pitfall 2)
 
 namespace next_token {
 namespace {
@@ -117,7 +116,7 @@ void build_parser(CLI::App& app, Options& o) {
   app.add_option("--seed", o.seed, "seed of the whole run: parameters (jax.random.PRNGKey(seed), Flax's keys), "
                                    "batches and samples")
       ->check(CLI::Range(std::int64_t{0}, std::int64_t{4294967295}));
-  app.add_option("--threads", o.threads, "OpenBLAS threads (1 is fastest for these small products)")
+  app.add_option("--threads", o.threads, "threads for xgrad's own loops (results are bit-identical for any count)")
       ->check(CLI::Range(1, 256));
 
   app.add_option("--samples", o.samples, "texts generated at the end")->check(CLI::Range(std::size_t{0}, std::size_t{100}));
@@ -199,7 +198,7 @@ int run_parsed(const CLI::App& app, Options o, std::ostream& out, bool interacti
     o.train.lr_final = o.train.lr / 20.0f;  // the default schedule's shape (1 -> 0.05) for any --lr
   }
   check_output_paths(o);
-  openblas_set_num_threads(o.threads);
+  xgrad::set_num_threads(static_cast<std::size_t>(o.threads));
 
   // Vocabulary and model: from the checkpoint, or fresh.
   const std::string text = read_corpus(o.corpus);
