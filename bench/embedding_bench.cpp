@@ -99,7 +99,7 @@ void reset(Config& c) {
 void xgrad_step(Config& c, std::size_t b) {
   Tape tape;
   const Tensor y = embedding_lookup(tape, c.table, c.ids[b]);
-  tape.backward(mean(tape, mul(tape, y, y)));
+  tape.backward(mean_square(tape, y));
   c.sgd.step();
   c.sgd.zero_grad();
 }
@@ -194,7 +194,7 @@ void run_dense(Config& c, const BenchOptions& options, ForkJoin& threads,
   xd.run = [&](std::size_t b) {
     Tape tape;
     const Tensor y = embedding_lookup(tape, c.table, c.ids[b]);
-    const Tensor loss = mean(tape, mul(tape, y, y));
+    const Tensor loss = mean_square(tape, y);
     c.table.mutable_grad().dense_for_accumulate();
     tape.backward(loss);
     c.sgd.step();

@@ -52,7 +52,7 @@ int rss_check() {
     xgrad::Tape tape;
     const xgrad::Tensor y =
         xgrad::embedding_lookup(tape, table, xgrad::TokenIds(std::vector<std::int64_t>(b.begin(), b.end())));
-    tape.backward(xgrad::mean(tape, xgrad::mul(tape, y, y)));
+    tape.backward(xgrad::mean_square(tape, y));
     sparse = sparse && table.grad().kind() == xgrad::Gradient::Kind::row_sparse;
     sgd.step();
     sgd.zero_grad();

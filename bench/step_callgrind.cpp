@@ -16,7 +16,7 @@ namespace {
 void step(const Tensor& table, optim::SGD& sgd, const TokenIds& ids) {
   Tape tape;
   const Tensor y = embedding_lookup(tape, table, ids);
-  tape.backward(mean(tape, mul(tape, y, y)));
+  tape.backward(mean_square(tape, y));
   sgd.step();
   sgd.zero_grad();
 }

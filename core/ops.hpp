@@ -47,6 +47,10 @@ Tensor sum(Tape& tape, const Tensor& x);
 // Mean of all elements -> scalar. dx += dout / size.
 Tensor mean(Tape& tape, const Tensor& x);
 
+// Mean of the squares of all elements -> scalar, in one pass (no x^2 array), summed in
+// double. dx += dout * 2 x / size.
+Tensor mean_square(Tape& tape, const Tensor& x);
+
 // Same data, new shape with the same element count. dx += dout reshaped back.
 Tensor reshape(Tape& tape, const Tensor& x, const Shape& shape);
 

@@ -65,8 +65,9 @@ void RowSparseGrad::scatter_add(const std::int32_t* rows, std::size_t count, con
   ensure_slot_index();
   // Pass 1, in token order: each token's slot; a token whose row is new opens the slot.
   slot_of_token_.resize(count);
-  // slot_of_row_ holds V ints: fetch its entries ahead only when it outgrows the L2 cache.
-  const bool ahead = prefetch::pays(count, 1) && num_rows_ >= (std::size_t{1} << 18);
+  // slot_of_row_ holds V ints: fetch its entries ahead. Not made to depend on V, so a step
+  // executes the same instructions at any vocabulary size (DESIGN.md).
+  const bool ahead = prefetch::pays(count, 1);
   for (std::size_t t = 0; t < count; ++t) {
     if (ahead && t + 2 * prefetch::kDistance < count) {
       __builtin_prefetch(slot_of_row_.data() + rows[t + 2 * prefetch::kDistance], 1);

@@ -164,3 +164,30 @@ TEST_CASE("softmax_cross_entropy gradients match finite differences", "[core][op
       },
       {param({2, 3, 5}, 14)});
 }
+
+TEST_CASE("mean_square is the mean of the squares", "[core][ops][reduce]") {
+  Tape tape;
+  const Tensor x(Array{{1, -2}, {3, 0}});
+  CHECK(mean_square(tape, x).value()() == Approx(14.0f / 4.0f));
+}
+
+TEST_CASE("mean_square gradients match finite differences", "[core][ops][reduce]") {
+  require_gradients_match(
+      [](Tape& tape, const std::vector<Tensor>& in) { return mean_square(tape, in[0]); },
+      {param({3, 5}, 15)});
+}
+
+TEST_CASE("mean_square gives the loss and gradient of mean(mul(x, x))", "[core][ops][reduce]") {
+  const Tensor a = Tensor::parameter(hashed_values({4, 8}, 16), "a");
+  const Tensor b = Tensor::parameter(hashed_values({4, 8}, 16), "b");
+  Tape fused_tape;
+  const Tensor fused = mean_square(fused_tape, a);
+  fused_tape.backward(fused);
+  Tape plain_tape;
+  const Tensor plain = mean(plain_tape, mul(plain_tape, b, b));
+  plain_tape.backward(plain);
+  CHECK(fused.value()() == Approx(plain.value()()).epsilon(1e-6));
+  const Array da = a.grad().to_dense();
+  const Array db = b.grad().to_dense();
+  for (std::size_t i = 0; i < da.size(); ++i) CHECK(da.data()[i] == Approx(db.data()[i]).epsilon(1e-6));
+}

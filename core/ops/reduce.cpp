@@ -66,6 +66,51 @@ Tensor mean(Tape& tape, const Tensor& x) {
   return scaled_sum(tape, "mean", x, 1.0 / static_cast<double>(x.size()));
 }
 
+// Sum of squares of n floats in double, in 16 lanes as block_sum, so the result does not
+// depend on anything but n and the values.
+static double sum_of_squares_in_double(const float* x, std::size_t n) {
+  double lane[16] = {};
+  std::size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    for (std::size_t k = 0; k < 16; ++k) {
+      const double v = x[i + k];
+      lane[k] += v * v;
+    }
+  }
+  double total = 0.0;
+  for (double l : lane) total += l;
+  for (; i < n; ++i) total += static_cast<double>(x[i]) * x[i];
+  return total;
+}
+
+// mean(x^2) in one pass, without writing x^2 out: the loss a squared-error objective needs.
+// dX += dout * 2 x / n.
+Tensor mean_square(Tape& tape, const Tensor& x) {
+  if (x.size() == 0) {
+    require_shape(false, "mean_square", "the mean of no elements is undefined", x.shape());
+  }
+  const double scale = 1.0 / static_cast<double>(x.size());
+  Array out = new_array(Shape{});
+  out() = static_cast<float>(sum_of_squares_in_double(x.value().data(), x.size()) * scale);
+  Tensor output = make_output(std::move(out), x.requires_grad());
+  if (!output.requires_grad()) return output;
+
+  auto backward = [x, output, scale] {
+    const float factor = static_cast<float>(2.0 * scalar_output_grad(output) * scale);
+    const float* values = x.value().data();
+    bool fresh = false;
+    float* dx = x.mutable_grad().dense_accumulator(fresh);
+    const std::size_t n = x.size();
+    if (fresh) {
+      for (std::size_t i = 0; i < n; ++i) dx[i] = 0.0f + factor * values[i];
+    } else {
+      for (std::size_t i = 0; i < n; ++i) dx[i] += factor * values[i];
+    }
+  };
+  tape.record({"mean_square", {x}, output, std::move(backward), {}});
+  return output;
+}
+
 Tensor reshape(Tape& tape, const Tensor& x, const Shape& shape) {
   if (element_count(shape) != x.size()) {
     throw ShapeError("reshape: cannot reshape " + shape_string(x.shape()) + " to " +
