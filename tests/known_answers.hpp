@@ -12,6 +12,8 @@
 #include <stdexcept>
 #include <string>
 
+#include <vector>
+
 #include <nlohmann/json.hpp>
 
 #include "core/random.hpp"
@@ -23,6 +25,16 @@ inline nlohmann::json load_vectors(const std::string& file_name) {
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot open " + path);
   return nlohmann::json::parse(in);
+}
+
+// The vectors of public.json of one kind ("threefry_2x32", "normal", "flax_embed_table", ...).
+inline std::vector<nlohmann::json> public_vectors_of_kind(const std::string& kind) {
+  static const nlohmann::json all = load_vectors("public.json");
+  std::vector<nlohmann::json> selected;
+  for (const nlohmann::json& v : all.at("vectors")) {
+    if (v.at("kind") == kind) selected.push_back(v);
+  }
+  return selected;
 }
 
 inline std::uint32_t float_bits(float x) {

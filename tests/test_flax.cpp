@@ -22,14 +22,7 @@ namespace flax = xgrad::flax;
 namespace random = xgrad::random;
 namespace kat = xgrad::test;
 
-std::vector<json> public_vectors_of_kind(const std::string& kind) {
-  static const json all = kat::load_vectors("public.json");
-  std::vector<json> selected;
-  for (const json& v : all.at("vectors")) {
-    if (v.at("kind") == kind) selected.push_back(v);
-  }
-  return selected;
-}
+using kat::public_vectors_of_kind;
 
 void check_numpy8(const std::vector<float>& values, const json& v) {
   const auto expected = v.at("expected").get<std::vector<std::string>>();

@@ -24,9 +24,8 @@ namespace kat = xgrad::test;
 const Key kEmbedKeySeed0{1428664606u, 3351135085u};
 
 json flax_table_vector(const std::string& mode) {
-  const json all = kat::load_vectors("public.json");
-  for (const json& v : all.at("vectors")) {
-    if (v.at("kind") == "flax_embed_table" && v.at("mode") == mode) return v;
+  for (const json& v : kat::public_vectors_of_kind("flax_embed_table")) {
+    if (v.at("mode") == mode) return v;
   }
   throw std::runtime_error("no flax_embed_table vector for " + mode);
 }

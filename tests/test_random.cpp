@@ -20,15 +20,6 @@ using xgrad::random::Layout;
 namespace random = xgrad::random;
 namespace kat = xgrad::test;
 
-std::vector<json> vectors_of_kind(const std::string& kind) {
-  static const json all = kat::load_vectors("public.json");
-  std::vector<json> selected;
-  for (const json& v : all.at("vectors")) {
-    if (v.at("kind") == kind) selected.push_back(v);
-  }
-  return selected;
-}
-
 std::uint32_t parse_u32(const std::string& text) {
   return static_cast<std::uint32_t>(std::stoull(text, nullptr, 0));  // "0x6b200159" or "42"
 }
@@ -68,7 +59,7 @@ void check_floats(const json& v, const xgrad::Array& values) {
 }  // namespace
 
 TEST_CASE("threefry2x32 reproduces the Random123 known answers", "[core][random]") {
-  const auto vectors = vectors_of_kind("threefry_2x32");
+  const auto vectors = kat::public_vectors_of_kind("threefry_2x32");
   REQUIRE(vectors.size() == 3);
   for (const json& v : vectors) {
     INFO(v.at("id").get<std::string>());
@@ -86,7 +77,7 @@ TEST_CASE("threefry2x32 reproduces the Random123 known answers", "[core][random]
 }
 
 TEST_CASE("prng_key matches JAX's seeds with x64 off and on", "[core][random]") {
-  const auto vectors = vectors_of_kind("prng_key");
+  const auto vectors = kat::public_vectors_of_kind("prng_key");
   REQUIRE(vectors.size() == 17);
   for (const json& v : vectors) {
     INFO(v.at("id").get<std::string>());
@@ -107,7 +98,7 @@ TEST_CASE("prng_key keeps the low 32 bits of seeds outside int32", "[core][rando
 }
 
 TEST_CASE("fold_in matches JAX's known keys", "[core][random]") {
-  const auto vectors = vectors_of_kind("fold_in");
+  const auto vectors = kat::public_vectors_of_kind("fold_in");
   REQUIRE(vectors.size() == 3);
   for (const json& v : vectors) {
     INFO(v.at("id").get<std::string>());
@@ -118,7 +109,7 @@ TEST_CASE("fold_in matches JAX's known keys", "[core][random]") {
 }
 
 TEST_CASE("split in the legacy layout matches JAX's known keys", "[core][random]") {
-  const auto vectors = vectors_of_kind("split");
+  const auto vectors = kat::public_vectors_of_kind("split");
   REQUIRE(vectors.size() == 4);
   for (const json& v : vectors) {
     INFO(v.at("id").get<std::string>());
@@ -139,7 +130,7 @@ TEST_CASE("split in the partitionable layout gives fold_in's keys", "[core][rand
 }
 
 TEST_CASE("random_bits in the legacy layout matches JAX, odd lengths included", "[core][random]") {
-  const auto vectors = vectors_of_kind("bits");
+  const auto vectors = kat::public_vectors_of_kind("bits");
   REQUIRE(vectors.size() == 2);
   for (const json& v : vectors) {
     INFO(v.at("id").get<std::string>());
@@ -180,7 +171,7 @@ TEST_CASE("Legacy random_bits refuses 2^32 - 1 words or more instead of guessing
 }
 
 TEST_CASE("uniform matches JAX's printed values in both layouts", "[core][random]") {
-  const auto vectors = vectors_of_kind("uniform");
+  const auto vectors = kat::public_vectors_of_kind("uniform");
   REQUIRE(vectors.size() == 17);
   for (const json& v : vectors) {
     const Layout layout = kat::layout_of_mode(v.at("mode"));
@@ -193,7 +184,7 @@ TEST_CASE("uniform matches JAX's printed values in both layouts", "[core][random
 }
 
 TEST_CASE("normal matches JAX's printed values", "[core][random]") {
-  const auto vectors = vectors_of_kind("normal");
+  const auto vectors = kat::public_vectors_of_kind("normal");
   REQUIRE(vectors.size() == 4);
   for (const json& v : vectors) {
     const Layout layout = kat::layout_of_mode(v.at("mode"));
