@@ -15,8 +15,13 @@ Gradient::Gradient(Shape value_shape) : shape_(std::move(value_shape)) {
   if (shape_.size() == 2) sparse_ = RowSparseGrad(shape_[0], shape_[1]);
 }
 
-Gradient::~Gradient() {
+Gradient::~Gradient() { release_storage(); }
+
+void Gradient::release_storage() {
+  clear();
   if (dense_allocated_) buffer_pool::give_back(dense_);
+  dense_ = empty_array();
+  dense_allocated_ = false;
 }
 
 const Array& Gradient::dense() const {

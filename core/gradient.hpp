@@ -78,6 +78,10 @@ class Gradient {
   // Euclidean norm of the gradient (0 when empty), computed in double.
   double norm() const;
 
+  // Back to "nothing yet", handing the dense buffer to core/buffer_pool.hpp now rather
+  // than when the gradient is destroyed (see Tensor's node for why the order matters).
+  void release_storage();
+
   // Back to "nothing yet". Sparse: O(rows touched). Dense: the buffer is kept (and
   // zeroed on next use) so a training loop does not allocate it again.
   void clear();

@@ -45,7 +45,7 @@ class Tensor {
   struct Node {
     Node(Array&& v, Shape&& shape, bool rg, std::string&& n)
         : value(std::move(v)), grad(std::move(shape)), requires_grad(rg), name(std::move(n)) {}
-    ~Node();  // hands the value's buffer to core/buffer_pool.hpp
+    ~Node();  // hands the gradient's and the value's buffers to core/buffer_pool.hpp
     Array value;
     Gradient grad;
     bool requires_grad = false;

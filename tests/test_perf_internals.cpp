@@ -37,6 +37,26 @@ TEST_CASE("A cached buffer no tape takes is freed after two tapes end", "[core][
   CHECK(buffer_pool::cached_bytes() == 0);
 }
 
+TEST_CASE("An op's output and its gradient take back their own buffers next step",
+          "[core][buffer_pool]") {
+  // The cache is last-in first-out and a step takes an output before its gradient, so a
+  // node must return them in the opposite order for each buffer to keep its role.
+  buffer_pool::release_all();
+  const std::size_t n = buffer_pool::kMinPooledFloats;
+  const Tensor x = Tensor::parameter(hashed_values({n}, 3), "x");
+  auto step = [&] {
+    Tape tape;
+    const Tensor y = tanh(tape, x);
+    tape.backward(mean_square(tape, y));
+    return std::make_pair(y.value().data(), y.grad().dense().data());
+  };
+  const auto first = step();
+  const auto second = step();
+  CHECK(first.first != first.second);
+  CHECK(second.first == first.first);
+  CHECK(second.second == first.second);
+}
+
 TEST_CASE("Small arrays are left to malloc", "[core][buffer_pool]") {
   buffer_pool::release_all();
   Array small = buffer_pool::take({3});
