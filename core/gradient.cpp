@@ -19,7 +19,8 @@ Gradient::~Gradient() { release_storage(); }
 
 void Gradient::release_storage() {
   clear();
-  if (dense_allocated_) buffer_pool::give_back(dense_);
+  if (!dense_allocated_) return;
+  buffer_pool::give_back(dense_);
   dense_ = empty_array();
   dense_allocated_ = false;
 }

@@ -18,19 +18,18 @@ namespace {
 
 using Batch = xsimd::batch<float>;
 
-// dst[j] = src[j] for j < n, four vectors at a time. Inlined instead of a memcpy call per
-// row: as fast or faster for 256 B - 1 KB rows here, and its instructions do not depend on
-// where the row lies (glibc's memcpy picks paths by address, which callgrind sees as V).
+// dst[j] = src[j] for j < n, eight vectors at a time: all loads, then all stores, so a
+// 256 B row (D=64) moves in one go as in glibc's memcpy (four at a time was ~30% slower
+// there). Inlined instead of a memcpy call per row: as fast for 256 B - 1 KB rows here,
+// and its instructions do not depend on where the row lies (glibc's memcpy picks paths by
+// address, which callgrind sees as V).
 void copy_row(float* __restrict dst, const float* __restrict src, std::size_t n) {
   constexpr std::size_t k = Batch::size;
   std::size_t j = 0;
-  for (; j + 4 * k <= n; j += 4 * k) {
-    const Batch a = Batch::load_unaligned(src + j), b = Batch::load_unaligned(src + j + k);
-    const Batch c = Batch::load_unaligned(src + j + 2 * k), d = Batch::load_unaligned(src + j + 3 * k);
-    a.store_unaligned(dst + j);
-    b.store_unaligned(dst + j + k);
-    c.store_unaligned(dst + j + 2 * k);
-    d.store_unaligned(dst + j + 3 * k);
+  for (; j + 8 * k <= n; j += 8 * k) {
+    Batch b[8];
+    for (std::size_t v = 0; v < 8; ++v) b[v] = Batch::load_unaligned(src + j + v * k);
+    for (std::size_t v = 0; v < 8; ++v) b[v].store_unaligned(dst + j + v * k);
   }
   for (; j + k <= n; j += k) Batch::load_unaligned(src + j).store_unaligned(dst + j);
   for (; j < n; ++j) dst[j] = src[j];
