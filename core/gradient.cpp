@@ -17,6 +17,20 @@ Gradient::Gradient(Shape value_shape) : shape_(std::move(value_shape)) {
 
 Gradient::~Gradient() { release_storage(); }
 
+Gradient::Gradient(const Gradient& other)
+    : shape_((other.write_out(), other.shape_)),
+      kind_(other.kind_),
+      dense_(other.dense_),
+      dense_allocated_(other.dense_allocated_),
+      uniform_pending_(other.uniform_pending_),
+      uniform_value_(other.uniform_value_),
+      sparse_(other.sparse_) {}
+
+Gradient& Gradient::operator=(const Gradient& other) {
+  if (this != &other) *this = Gradient(other);
+  return *this;
+}
+
 void Gradient::release_storage() {
   clear();
   if (!dense_allocated_) return;
@@ -27,7 +41,7 @@ void Gradient::release_storage() {
 
 const Array& Gradient::dense() const {
   if (kind_ != Kind::dense) throw std::logic_error("Gradient::dense: the gradient is not dense");
-  write_out_uniform();
+  write_out();
   return dense_;
 }
 
@@ -38,19 +52,34 @@ const RowSparseGrad& Gradient::row_sparse() const {
   return sparse_;
 }
 
-void Gradient::write_out_uniform() const {
-  if (!uniform_pending_) return;
+float* Gradient::dense_buffer() const {
   if (!dense_allocated_) {
     dense_ = buffer_pool::take(shape_);
     dense_allocated_ = true;
   }
-  float* data = dense_.data();
-  const float value = uniform_value_;
-  const std::size_t n = dense_.size();
-  parallel::for_range(n, n, [&](std::size_t begin, std::size_t end) {
-    std::fill(data + begin, data + end, value);
-  });
-  uniform_pending_ = false;
+  return dense_.data();
+}
+
+void Gradient::write_out() const {
+  if (uniform_pending_) {
+    float* data = dense_buffer();
+    const float value = uniform_value_;
+    const std::size_t n = dense_.size();
+    parallel::for_range(n, n, [&](std::size_t begin, std::size_t end) {
+      std::fill(data + begin, data + end, value);
+    });
+    uniform_pending_ = false;
+  }
+  if (scaled_source_) {
+    float* data = dense_buffer();
+    const float* source = scaled_source_;
+    const float factor = scaled_factor_;
+    const std::size_t n = dense_.size();
+    parallel::for_range(n, n, [&](std::size_t begin, std::size_t end) {
+      for (std::size_t i = begin; i < end; ++i) data[i] = 0.0f + factor * source[i];
+    });
+    scaled_source_ = nullptr;
+  }
 }
 
 Array& Gradient::dense_for_accumulate() {
@@ -63,13 +92,10 @@ Array& Gradient::dense_for_accumulate() {
 float* Gradient::dense_accumulator(bool& fresh) {
   fresh = kind_ == Kind::none;
   if (kind_ == Kind::dense) {
-    write_out_uniform();
+    write_out();
     return dense_.data();
   }
-  if (!dense_allocated_) {
-    dense_ = buffer_pool::take(shape_);
-    dense_allocated_ = true;
-  }
+  dense_buffer();
   if (kind_ == Kind::row_sparse) {
     dense_.fill(0.0f);
     sparse_.add_to(dense_.data());
@@ -129,6 +155,27 @@ std::optional<float> Gradient::uniform_value() const {
   return std::nullopt;
 }
 
+void Gradient::add_scaled(const Array& source, float factor, const char* op) {
+  require_same_shape(source, op);
+  if (kind_ == Kind::none) {
+    kind_ = Kind::dense;
+    scaled_source_ = source.data();
+    scaled_factor_ = factor;
+    return;
+  }
+  float* data = dense_for_accumulate().data();
+  const float* src = source.data();
+  const std::size_t n = dense_.size();
+  parallel::for_range(n, n, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) data[i] += factor * src[i];
+  });
+}
+
+std::optional<Gradient::Scaled> Gradient::scaled_value() const {
+  if (scaled_source_) return Scaled{scaled_source_, scaled_factor_};
+  return std::nullopt;
+}
+
 void Gradient::require_same_shape(const Array& contribution, const char* op) const {
   if (contribution.dimension() != shape_.size() ||
       !std::equal(shape_.begin(), shape_.end(), contribution.shape().begin())) {
@@ -148,7 +195,7 @@ void Gradient::require_table(const char* who) const {
 float* Gradient::accumulate_row(std::int32_t row) {
   require_table("Gradient::accumulate_row");
   if (kind_ == Kind::dense) {
-    write_out_uniform();
+    write_out();
     return dense_.data() + static_cast<std::size_t>(row) * shape_[1];
   }
   kind_ = Kind::row_sparse;
@@ -156,20 +203,20 @@ float* Gradient::accumulate_row(std::int32_t row) {
 }
 
 void Gradient::scatter_add_rows(const std::int32_t* rows, std::size_t count, const float* values,
-                                std::optional<std::int32_t> skip) {
+                                std::optional<std::int32_t> skip, float scale) {
   require_table("Gradient::scatter_add_rows");
   if (kind_ != Kind::dense) {
     kind_ = Kind::row_sparse;
-    sparse_.scatter_add(rows, count, values, skip);
+    sparse_.scatter_add(rows, count, values, skip, scale);
     return;
   }
-  write_out_uniform();
+  write_out();
   const std::size_t width = shape_[1];
   for (std::size_t t = 0; t < count; ++t) {
     if (skip && rows[t] == *skip) continue;
     float* dst = dense_.data() + static_cast<std::size_t>(rows[t]) * width;
     const float* src = values + t * width;
-    for (std::size_t j = 0; j < width; ++j) dst[j] += src[j];
+    for (std::size_t j = 0; j < width; ++j) dst[j] += scale * src[j];
   }
 }
 
@@ -186,7 +233,7 @@ void Gradient::add(const Gradient& other) {
       return;
     case Kind::row_sparse:
       if (kind_ == Kind::dense) {
-        write_out_uniform();
+        write_out();
         other.sparse_.add_to(dense_.data());
       } else {
         kind_ = Kind::row_sparse;
@@ -227,6 +274,7 @@ void Gradient::clear() {
   if (kind_ == Kind::row_sparse) sparse_.clear();
   kind_ = Kind::none;
   uniform_pending_ = false;
+  scaled_source_ = nullptr;
 }
 
 }  // namespace xgrad

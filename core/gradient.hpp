@@ -20,17 +20,19 @@ class Gradient {
   explicit Gradient(Shape value_shape);
   // Hands a dense buffer to core/buffer_pool.hpp for the next step to reuse.
   ~Gradient();
-  Gradient(const Gradient&) = default;
+  // A copy writes out a pending scaled value first: the copy must not depend on a tensor's
+  // value that may change later.
+  Gradient(const Gradient& other);
   Gradient(Gradient&&) = default;
-  Gradient& operator=(const Gradient&) = default;
+  Gradient& operator=(const Gradient& other);
   Gradient& operator=(Gradient&&) = default;
 
   Kind kind() const { return kind_; }
   bool empty() const { return kind_ == Kind::none; }
   const Shape& shape() const { return shape_; }
 
-  // The dense gradient (kind() == dense). Writes out a pending uniform value first, so
-  // it is not safe to call from two threads at once on the same gradient.
+  // The dense gradient (kind() == dense). Writes out a pending uniform or scaled value
+  // first, so it is not safe to call from two threads at once on the same gradient.
   const Array& dense() const;
   // The row-sparse gradient (kind() == row_sparse).
   const RowSparseGrad& row_sparse() const;
@@ -44,6 +46,23 @@ class Gradient {
   // For ops' backward functions: the value of every element when the gradient is dense
   // and that value has not been written out yet (so dY[i] can be read as one number).
   std::optional<float> uniform_value() const;
+  // grad += factor * source, where `source` is the value of the tensor this gradient
+  // belongs to (what mean_square passes back: 2 x / n). A gradient that held nothing
+  // becomes dense without writing anything: readers that can take rows of x times a factor
+  // (embedding backward) read x itself, so a squared-error loss on gathered rows costs no
+  // pass over a (T, D) gradient. Tensor::mutable_value() writes the value out first, so a
+  // later change to x cannot change its gradient.
+  void add_scaled(const Array& source, float factor, const char* op);
+  // For ops' backward functions: the gradient as factor * source when it is dense and has
+  // not been written out yet.
+  struct Scaled {
+    const float* source;
+    float factor;
+  };
+  std::optional<Scaled> scaled_value() const;
+  // Writes a pending uniform or scaled value into the dense buffer (nothing otherwise).
+  void write_out() const;
+
   // The same, except that when the gradient holds nothing `contribution` becomes it, moved
   // in without a copy. For ops' backward functions; the caller guarantees it holds no -0.0f
   // (adding that to zeros would have given +0.0f).
@@ -62,11 +81,13 @@ class Gradient {
   // the row-sparse gradient, or the row of the dense one if the gradient is dense.
   float* accumulate_row(std::int32_t row);
 
-  // grad[rows[t], :] += values[t, :] for every t < count whose row is not `skip`, for a
-  // rank-2 (V, D) value: row-sparse unless the gradient is already dense. Rows are trusted
-  // to lie in [0, V); repeated rows sum in order of t, whatever the thread count.
+  // grad[rows[t], :] += scale * values[t, :] for every t < count whose row is not `skip`,
+  // for a rank-2 (V, D) value: row-sparse unless the gradient is already dense. Rows are
+  // trusted to lie in [0, V); repeated rows sum in order of t, whatever the thread count.
+  // Each product scale * values[t, j] is rounded before it is added, so the bits equal
+  // scattering values written out as scale * values (and scale = 1 adds values as given).
   void scatter_add_rows(const std::int32_t* rows, std::size_t count, const float* values,
-                        std::optional<std::int32_t> skip = std::nullopt);
+                        std::optional<std::int32_t> skip = std::nullopt, float scale = 1.0f);
 
   // grad += other, following the accumulation rules.
   void add(const Gradient& other);
@@ -89,8 +110,8 @@ class Gradient {
  private:
   void require_same_shape(const Array& contribution, const char* op) const;
   void require_table(const char* who) const;
-  // Fills dense_ with the pending uniform value, if there is one.
-  void write_out_uniform() const;
+  // The dense buffer, taken from the pool if none is held yet.
+  float* dense_buffer() const;
   // An array with no elements: unlike a default xarray (a scalar), it allocates nothing.
   static Array empty_array() { return Array::from_shape(Array::shape_type{0}); }
 
@@ -102,6 +123,9 @@ class Gradient {
   // kind_ == dense and every element is uniform_value_, not yet written into dense_.
   mutable bool uniform_pending_ = false;
   float uniform_value_ = 0.0f;
+  // kind_ == dense and the gradient is scaled_factor_ * scaled_source_[i], not yet written.
+  mutable const float* scaled_source_ = nullptr;
+  float scaled_factor_ = 0.0f;
   RowSparseGrad sparse_;
 };
 

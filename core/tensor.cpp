@@ -32,7 +32,11 @@ Tensor::Node& Tensor::node() const {
 }
 
 const Array& Tensor::value() const { return node().value; }
-Array& Tensor::mutable_value() const { return node().value; }
+Array& Tensor::mutable_value() const {
+  Node& n = node();
+  n.grad.write_out();  // a pending gradient may be a multiple of this value (add_scaled)
+  return n.value;
+}
 Shape Tensor::shape() const { return shape_of(node().value); }
 std::size_t Tensor::size() const { return node().value.size(); }
 const Gradient& Tensor::grad() const { return node().grad; }

@@ -107,6 +107,74 @@ TEST_CASE("Scatter of rows equals adding them one by one, skipped rows aside", "
   CHECK(bit_equal(bulk.to_dense(), one_by_one.to_dense()));
 }
 
+// dY = 0 + factor * y written out, as a materialised mean_square gradient would be.
+static Array written_out(const Array& y, float factor) {
+  Array dy = Array::from_shape(shape_of(y));
+  for (std::size_t i = 0; i < y.size(); ++i) dy.data()[i] = 0.0f + factor * y.data()[i];
+  return dy;
+}
+
+TEST_CASE("A scaled gradient reads as the bits of writing it out", "[core][gradient]") {
+  const Array x = hashed_values({4, 3}, 21);
+  Gradient g(Shape{4, 3});
+  g.add_scaled(x, -0.375f, "test");
+  REQUIRE(g.kind() == Gradient::Kind::dense);
+  REQUIRE(g.scaled_value().has_value());
+  CHECK(g.scaled_value()->source == x.data());
+  CHECK(bit_equal(g.dense(), written_out(x, -0.375f)));
+  CHECK_FALSE(g.scaled_value().has_value());  // reading wrote it out
+}
+
+TEST_CASE("A scaled gradient of -0 reads as +0, as adding to zeros gives", "[core][gradient]") {
+  Gradient g(Shape{2});
+  g.add_scaled(Array{-0.0f, 1.0f}, 2.0f, "test");
+  CHECK_FALSE(std::signbit(g.dense()(0)));
+}
+
+TEST_CASE("Embedding backward of mean_square equals scattering the written-out gradient",
+          "[core][gradient][ops]") {
+  // Repeated ids make the scatter add products to rows already started: the case where a
+  // fused multiply-add would change the bits.
+  const Tensor table = Tensor::parameter(hashed_values({6, 5}, 22), "table");
+  const std::vector<std::int64_t> ids{3, 1, 3, 3, 0, 1, 5, 3};
+  Tape tape;
+  const Tensor y = embedding_lookup(tape, table, TokenIds(ids));
+  tape.backward(mean_square(tape, y));
+  REQUIRE(table.grad().kind() == Gradient::Kind::row_sparse);
+
+  const float factor = static_cast<float>(2.0 / static_cast<double>(y.size()));
+  const Array dy = written_out(y.value(), factor);
+  const std::vector<std::int32_t> rows(ids.begin(), ids.end());
+  RowSparseGrad expected(6, 5);
+  expected.scatter_add(rows.data(), rows.size(), dy.data());
+  CHECK(table.grad().row_sparse().rows() == expected.rows());
+  CHECK(bit_equal(table.grad().to_dense(), expected.to_dense()));
+}
+
+TEST_CASE("Changing a tensor's value after backward leaves its gradient as it was",
+          "[core][gradient]") {
+  const Tensor x = Tensor::parameter(hashed_values({3, 4}, 23), "x");
+  const Array before = x.value();
+  Tape tape;
+  tape.backward(mean_square(tape, x));
+  const Gradient copy = x.grad();  // a copy must not follow x either
+  x.mutable_value().fill(7.0f);
+  const Array expected = written_out(before, static_cast<float>(2.0 / 12.0));
+  CHECK(bit_equal(x.grad().dense(), expected));
+  CHECK(bit_equal(copy.dense(), expected));
+}
+
+TEST_CASE("A second backward over the same tape adds the mean_square gradient again",
+          "[core][gradient][ops]") {
+  const Tensor x = Tensor::parameter(hashed_values({5}, 24), "x");
+  Tape tape;
+  const Tensor loss = mean_square(tape, x);
+  tape.backward(loss);
+  tape.backward(loss);  // the loss's gradient is now 2, so 2 * dX is added: 3 * dX in all
+  const Array once = written_out(x.value(), static_cast<float>(2.0 / 5.0));
+  for (std::size_t i = 0; i < 5; ++i) CHECK(x.grad().dense()(i) == once(i) + 2.0f * once(i));
+}
+
 TEST_CASE("A second backward over the same tape adds the cross-entropy gradient again",
           "[core][ops][cross_entropy]") {
   const Tensor logits = Tensor::parameter(hashed_values({4, 5}, 9), "z");

@@ -77,8 +77,14 @@ Tensor embedding_lookup(Tape& tape, const Tensor& table, const TokenIds& ids,
 
   // dW[ids[t], :] += dY[t, :]: an explicit loop over tokens, so repeated ids accumulate
   // (Gradient::scatter_add_rows keeps the gradient row-sparse).
+  // A pending scaled dY (from mean_square) is read as factor * Y: no (T, D) buffer.
   auto backward = [table, output, ids = IdsCopy(ids), padding_idx] {
-    table.mutable_grad().scatter_add_rows(ids.data(), ids.size(), output_grad(output), padding_idx);
+    Gradient& grad = table.mutable_grad();
+    if (auto scaled = output.grad().scaled_value()) {
+      grad.scatter_add_rows(ids.data(), ids.size(), scaled->source, padding_idx, scaled->factor);
+    } else {
+      grad.scatter_add_rows(ids.data(), ids.size(), output_grad(output), padding_idx);
+    }
   };
   // The record keeps `table` alive, so its gradient's address is stable; capturing the
   // pointer keeps this closure small enough for std::function to store it inline.

@@ -66,65 +66,39 @@ Tensor mean(Tape& tape, const Tensor& x) {
   return scaled_sum(tape, "mean", x, 1.0 / static_cast<double>(x.size()));
 }
 
-// Sum of squares of n floats in double, in 16 lanes as block_sum, so the result depends on
-// nothing but n and the values. With kWriteGradient, also writes dx[i] = 0 + factor * x[i] in the same pass (the +0
-// turns -0 into +0, as adding to a zeroed gradient would).
-template <bool kWriteGradient>
-double sum_of_squares_in_double(const float* x, std::size_t n, float factor, float* dx) {
-  constexpr std::size_t kLanes = 16;
-  double lane[kLanes] = {};
+// Sum of squares of n floats in double, in 16 lanes as block_sum, so the result does not
+// depend on anything but n and the values.
+static double sum_of_squares_in_double(const float* x, std::size_t n) {
+  double lane[16] = {};
   std::size_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) {
-    for (std::size_t k = 0; k < kLanes; ++k) {
+  for (; i + 16 <= n; i += 16) {
+    for (std::size_t k = 0; k < 16; ++k) {
       const double v = x[i + k];
       lane[k] += v * v;
-      if (kWriteGradient) dx[i + k] = 0.0f + factor * x[i + k];
     }
   }
   double total = 0.0;
   for (double l : lane) total += l;
-  for (; i < n; ++i) {
-    total += static_cast<double>(x[i]) * x[i];
-    if (kWriteGradient) dx[i] = 0.0f + factor * x[i];
-  }
+  for (; i < n; ++i) total += static_cast<double>(x[i]) * x[i];
   return total;
 }
 
-// mean(x^2) without writing x^2 out: the loss a squared-error objective needs.
-// dX += dout * 2 x / n. The pass that sums the squares also writes 2 x / n (the gradient
-// for dout = 1, the usual case), which backward then takes over as dX without another
-// pass over x; the forward costs one write more when no backward follows.
+// mean(x^2) in one pass, without writing x^2 out: the loss a squared-error objective needs.
+// dX += dout * 2 x / n, passed back as a multiple of x (Gradient::add_scaled), so when x
+// is gathered rows the embedding backward reads x itself and no dX is written.
 Tensor mean_square(Tape& tape, const Tensor& x) {
   if (x.size() == 0) {
     require_shape(false, "mean_square", "the mean of no elements is undefined", x.shape());
   }
-  const std::size_t n = x.size();
-  const double scale = 1.0 / static_cast<double>(n);
-  const float unit_factor = static_cast<float>(2.0 * scale);  // the factor for dout = 1
-  auto prepared = std::make_shared<PreparedGradient>();
-  double total = 0.0;
-  if (x.requires_grad()) {
-    prepared->array = new_array_like(x.value());
-    prepared->held = true;
-    total = sum_of_squares_in_double<true>(x.value().data(), n, unit_factor, prepared->array.data());
-  } else {
-    total = sum_of_squares_in_double<false>(x.value().data(), n, 0.0f, nullptr);
-  }
+  const double scale = 1.0 / static_cast<double>(x.size());
   Array out = new_array(Shape{});
-  out() = static_cast<float>(total * scale);
+  out() = static_cast<float>(sum_of_squares_in_double(x.value().data(), x.size()) * scale);
   Tensor output = make_output(std::move(out), x.requires_grad());
   if (!output.requires_grad()) return output;
 
-  auto backward = [x, output, scale, prepared] {
-    const float upstream = scalar_output_grad(output);
-    if (upstream == 1.0f && prepared->held && x.grad().empty()) {
-      prepared->held = false;
-      x.mutable_grad().adopt_dense(std::move(prepared->array), "mean_square");
-      return;
-    }
-    const float factor = static_cast<float>(2.0 * upstream * scale);
-    const float* values = x.value().data();
-    accumulate(x, [&](std::size_t i) { return factor * values[i]; });
+  auto backward = [x, output, scale] {
+    const float factor = static_cast<float>(2.0 * scalar_output_grad(output) * scale);
+    x.mutable_grad().add_scaled(x.value(), factor, "mean_square");
   };
   tape.record({"mean_square", {x}, output, std::move(backward), {}});
   return output;
