@@ -126,8 +126,9 @@ TEST_CASE("A scaled gradient reads as the bits of writing it out", "[core][gradi
 }
 
 TEST_CASE("A scaled gradient of -0 reads as +0, as adding to zeros gives", "[core][gradient]") {
+  const Array x{-0.0f, 1.0f};  // must outlive the pending gradient that reads it
   Gradient g(Shape{2});
-  g.add_scaled(Array{-0.0f, 1.0f}, 2.0f, "test");
+  g.add_scaled(x, 2.0f, "test");
   CHECK_FALSE(std::signbit(g.dense()(0)));
 }
 
