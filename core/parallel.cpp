@@ -107,7 +107,7 @@ void set_num_threads(std::size_t threads) {
   pool.reset(threads > 1 ? new Pool(threads) : nullptr);
   threads_wanted.store(threads);
   pool_busy.store(false);
-  openblas_set_num_threads(1);  // see parallel.hpp: products stay single-threaded
+  openblas_set_num_threads(1);  // see parallel.hpp: xgrad threads products by blocks
 }
 
 std::size_t num_threads() { return threads_wanted.load(); }

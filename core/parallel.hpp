@@ -9,9 +9,12 @@
 namespace xgrad {
 
 // Threads for xgrad's own loops (default 1; 0 means 1). Also sets OpenBLAS to one
-// thread, whatever the count: its sgemm gives different bits with 2 threads than with 1,
-// and so does any split of one product into blocks (measured with OpenBLAS 0.3.21), so
-// products stay whole and single-threaded. That also means xgrad's pool and OpenBLAS's
+// thread, whatever the count: its sgemm gives different bits with 2 threads than with 1
+// (measured with OpenBLAS 0.3.21). Products are threaded by xgrad instead: every product
+// above ~40 us is cut into blocks of its output fixed by its shape alone, each one
+// single-threaded sgemm over the full inner dimension, and the threads share the blocks
+// out (core/ops/gemm_blocks.hpp). Any thread count makes the same calls, so the bits are
+// the same; they differ from one whole-product call's. xgrad's pool and OpenBLAS's
 // workers never compete for the cores.
 void set_num_threads(std::size_t threads);
 std::size_t num_threads();

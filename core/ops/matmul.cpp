@@ -1,14 +1,15 @@
-// Matrix products through xtensor-blas to OpenBLAS sgemm, into preallocated outputs.
+// Matrix products through OpenBLAS sgemm, into preallocated outputs, cut into fixed blocks
+// of the output that xgrad's threads share (core/ops/gemm_blocks.hpp).
 // Shapes: x (..., K) flattened to X (M, K); w (K, N) or, transposed, (N, K); out (..., N).
+#include <cblas.h>  // not with xtensor-blas in one TU: their declarations clash
+
+#include <algorithm>
+#include <limits>
+
 #include "core/ops.hpp"
 #include "core/parallel.hpp"
+#include "core/ops/gemm_blocks.hpp"
 #include "core/ops/op_support.hpp"
-
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Warray-bounds"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <xtensor-blas/xblas.hpp>
-#pragma GCC diagnostic pop
 
 namespace xgrad {
 
@@ -16,17 +17,59 @@ using namespace ops_support;
 
 namespace {
 
-// C (M, N) = alpha * op(A) @ op(B) + beta * C on raw row-major buffers.
+// C (M, N) = op(A) @ op(B) + beta * C on row-major buffers; op(A) is (M, K), op(B) is (K, N).
+struct Gemm {
+  const float* a;
+  std::size_t lda;
+  bool transpose_a;
+  const float* b;
+  std::size_t ldb;
+  bool transpose_b;
+  float* c;
+  std::size_t m, n, k;
+  float beta;
+
+  // Rows [first, last) of C: rows of op(A), which are columns of a stored A^T (K, M).
+  void rows(std::size_t first, std::size_t last) const {
+    sgemm(transpose_a ? a + first : a + first * lda, b, c + first * n, last - first, n);
+  }
+  // Columns [first, last) of C: columns of op(B), which are rows of a stored B^T (N, K).
+  void cols(std::size_t first, std::size_t last) const {
+    sgemm(a, transpose_b ? b + first * ldb : b + first, c + first, m, last - first);
+  }
+  // Always the full K: splitting the sum would change its rounding.
+  void sgemm(const float* a_part, const float* b_part, float* c_part, std::size_t rows,
+             std::size_t cols) const {
+    cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans,
+                transpose_b ? CblasTrans : CblasNoTrans, blas_int(rows), blas_int(cols), blas_int(k),
+                1.0f, a_part, blas_int(lda), b_part, blas_int(ldb), beta, c_part, blas_int(n));
+  }
+  // product_shape has checked that every size fits.
+  static blasint blas_int(std::size_t n) { return static_cast<blasint>(n); }
+};
+
+// C (M, N) = op(A) @ op(B) + beta * C, A stored (a_rows, a_cols) and B (b_rows, b_cols).
+// The same blocks in the same calls whatever the thread count; threads only share them out.
 void gemm(const float* a, std::size_t a_rows, std::size_t a_cols, bool transpose_a,
           const float* b, std::size_t b_rows, std::size_t b_cols, bool transpose_b, float* c,
           float beta) {
-  const std::size_t m = transpose_a ? a_cols : a_rows;
-  const std::size_t n = transpose_b ? b_rows : b_cols;
-  auto a_view = matrix_view(a, a_rows, a_cols);
-  auto b_view = matrix_view(b, b_rows, b_cols);
-  auto c_view = matrix_view(c, m, n);
-  parallel::keep_blas_single_threaded();  // bit-identical results whatever the core count
-  xt::blas::gemm(a_view, b_view, c_view, transpose_a, transpose_b, 1.0f, beta);
+  const Gemm g{a, a_cols, transpose_a, b, b_cols, transpose_b, c,
+               transpose_a ? a_cols : a_rows, transpose_b ? b_rows : b_cols,
+               transpose_a ? a_rows : a_cols, beta};
+  parallel::keep_blas_single_threaded();  // OpenBLAS's own threads would change the bits
+  const gemm_blocks::Blocks blocks = gemm_blocks::blocks_for(g.m, g.n, g.k);
+  // About 16 cached multiply-adds per unit of kMinWork's memory-bound work: a product cut in
+  // blocks has at least 2^21 of them (~40 us), enough to wake a worker for.
+  const std::size_t work = g.m * g.n * g.k / 16;
+  parallel::for_range(blocks.count, work, [&](std::size_t first, std::size_t last) {
+    for (std::size_t i = first; i < last; ++i) {
+      if (blocks.by_rows) {
+        g.rows(blocks.edge(i), blocks.edge(i + 1));
+      } else {
+        g.cols(blocks.edge(i), blocks.edge(i + 1));
+      }
+    }
+  });
 }
 
 struct ProductShape {
@@ -53,6 +96,11 @@ ProductShape product_shape(const char* op, const Tensor& x, const Tensor& w, boo
   if (p.rows == 0 || p.inner == 0 || p.cols == 0) {
     throw ShapeError(std::string(op) + ": empty operand: x is " + shape_string(xs) + ", w is " +
                      shape_string(ws));
+  }
+  const auto int_max = static_cast<std::size_t>(std::numeric_limits<int>::max());
+  if (std::max({p.rows, p.inner, p.cols}) > int_max) {  // cblas_sgemm takes int sizes
+    throw ShapeError(std::string(op) + ": a dimension exceeds BLAS's int: x is " + shape_string(xs) +
+                     ", w is " + shape_string(ws));
   }
   p.out.back() = p.cols;
   return p;
