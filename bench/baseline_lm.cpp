@@ -1,6 +1,6 @@
 // Hand-written toy-LM training steps with raw cblas_sgemm. Built with -O3 -ffast-math
 // (bench/CMakeLists.txt) so expf, tanhf and the row sums vectorise, as a C programmer's
-// tuned loop would; its own translation unit because <cblas.h> clashes with xtensor-blas.
+// tuned loop would; its own translation unit so those flags stay here.
 #include "baseline_lm.hpp"
 
 #include <algorithm>

@@ -1,4 +1,4 @@
-// The one place xtensor and xtensor-blas headers are included from.
+// The one place xtensor headers are included from.
 // GCC 12 reports two false positives inside these system headers after inlining
 // (see shared/TOOLCHAIN.md pitfall 9); the pragmas silence them here only, so
 // warnings in our own code still fire.

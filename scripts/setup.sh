@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   g++ cmake make
-  libxtensor-dev libxtensor-blas-dev libxsimd-dev   # xsimd is only a Recommends of xtensor
+  libxtensor-dev libxsimd-dev                       # xsimd is only a Recommends of xtensor
   libopenblas-dev                                   # BLAS for matrix products (sgemm)
   catch2                                            # tests (Catch2 v2)
   nettle-dev                                        # SHA-1 for Flax's parameter-key hash

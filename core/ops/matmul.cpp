@@ -1,7 +1,7 @@
 // Matrix products through OpenBLAS sgemm, into preallocated outputs, cut into fixed blocks
 // of the output that xgrad's threads share (core/ops/gemm_blocks.hpp).
 // Shapes: x (..., K) flattened to X (M, K); w (K, N) or, transposed, (N, K); out (..., N).
-#include <cblas.h>  // not with xtensor-blas in one TU: their declarations clash
+#include <cblas.h>
 
 #include <algorithm>
 #include <limits>
