@@ -1,6 +1,7 @@
 // Specification of threading: training gives bit-identical parameters and losses with 1
 // and 2 threads, and the 2-thread run really split work across xgrad's pool.
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -105,4 +106,26 @@ TEST_CASE("A parallel range visits every index exactly once", "[core][threads]")
   });
   set_num_threads(1);
   CHECK(std::count(seen.begin(), seen.end(), 1) == 1001);
+}
+
+TEST_CASE("mean_square of many elements is bit-identical with 1 and 2 threads",
+          "[core][threads][ops]") {
+  // Four blocks of 2^16 elements and a partial one: the sum is split across threads.
+  const Array values = testing::hashed_values({4 * 65536 + 123}, 31);
+  auto loss_with = [&](std::size_t threads) {
+    set_num_threads(threads);
+    const Tensor x = Tensor::parameter(values, "x");
+    Tape tape;
+    const float loss = mean_square(tape, x).value()();
+    set_num_threads(1);
+    return loss;
+  };
+  const float one = loss_with(1);
+  const std::size_t regions_before = parallel_regions_run();
+  const float two = loss_with(2);
+  CHECK(parallel_regions_run() > regions_before);
+  CHECK(std::memcmp(&one, &two, sizeof(float)) == 0);
+  double reference = 0.0;
+  for (std::size_t i = 0; i < values.size(); ++i) reference += double(values(i)) * values(i);
+  CHECK(one == Approx(reference / double(values.size())).epsilon(1e-6));
 }

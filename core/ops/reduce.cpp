@@ -26,15 +26,15 @@ double block_sum(const float* x, std::size_t n) {
   return total;
 }
 
-// Sum of n floats in fixed blocks: the blocks may run on any thread, their sums are added
-// in block order, so the result does not depend on the thread count.
-double sum_in_double(const float* x, std::size_t n) {
+// The sum of sum_block over fixed blocks of x: blocks may run on any thread, their sums
+// are added in block order, so the result does not depend on the thread count.
+double blocked_sum(const float* x, std::size_t n, double (*sum_block)(const float*, std::size_t)) {
   constexpr std::size_t kBlock = std::size_t{1} << 16;
-  if (n <= kBlock) return block_sum(x, n);
+  if (n <= kBlock) return sum_block(x, n);
   std::vector<double> partial((n + kBlock - 1) / kBlock);
   parallel::for_range(partial.size(), n, [&](std::size_t first, std::size_t last) {
     for (std::size_t b = first; b < last; ++b) {
-      partial[b] = block_sum(x + b * kBlock, std::min(kBlock, n - b * kBlock));
+      partial[b] = sum_block(x + b * kBlock, std::min(kBlock, n - b * kBlock));
     }
   });
   double total = 0.0;
@@ -42,9 +42,25 @@ double sum_in_double(const float* x, std::size_t n) {
   return total;
 }
 
+// Sum of squares of n floats in double, in 16 lanes as block_sum.
+double block_sum_of_squares(const float* x, std::size_t n) {
+  double lane[16] = {};
+  std::size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    for (std::size_t k = 0; k < 16; ++k) {
+      const double v = x[i + k];
+      lane[k] += v * v;
+    }
+  }
+  double total = 0.0;
+  for (double l : lane) total += l;
+  for (; i < n; ++i) total += static_cast<double>(x[i]) * x[i];
+  return total;
+}
+
 // out = scale * sum(x), accumulated in double; dX += scale * dout.
 Tensor scaled_sum(Tape& tape, const char* op, const Tensor& x, double scale) {
-  const double total = sum_in_double(x.value().data(), x.size());
+  const double total = blocked_sum(x.value().data(), x.size(), block_sum);
   Array out = new_array(Shape{});
   out() = static_cast<float>(total * scale);
   Tensor output = make_output(std::move(out), x.requires_grad());
@@ -66,23 +82,6 @@ Tensor mean(Tape& tape, const Tensor& x) {
   return scaled_sum(tape, "mean", x, 1.0 / static_cast<double>(x.size()));
 }
 
-// Sum of squares of n floats in double, in 16 lanes as block_sum, so the result does not
-// depend on anything but n and the values.
-static double sum_of_squares_in_double(const float* x, std::size_t n) {
-  double lane[16] = {};
-  std::size_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    for (std::size_t k = 0; k < 16; ++k) {
-      const double v = x[i + k];
-      lane[k] += v * v;
-    }
-  }
-  double total = 0.0;
-  for (double l : lane) total += l;
-  for (; i < n; ++i) total += static_cast<double>(x[i]) * x[i];
-  return total;
-}
-
 // mean(x^2) in one pass, without writing x^2 out: the loss a squared-error objective needs.
 // dX += dout * 2 x / n, passed back as a multiple of x (Gradient::add_scaled), so when x
 // is gathered rows the embedding backward reads x itself and no dX is written.
@@ -92,7 +91,7 @@ Tensor mean_square(Tape& tape, const Tensor& x) {
   }
   const double scale = 1.0 / static_cast<double>(x.size());
   Array out = new_array(Shape{});
-  out() = static_cast<float>(sum_of_squares_in_double(x.value().data(), x.size()) * scale);
+  out() = static_cast<float>(blocked_sum(x.value().data(), x.size(), block_sum_of_squares) * scale);
   Tensor output = make_output(std::move(out), x.requires_grad());
   if (!output.requires_grad()) return output;
 
