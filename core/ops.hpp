@@ -48,7 +48,8 @@ Tensor sum(Tape& tape, const Tensor& x);
 Tensor mean(Tape& tape, const Tensor& x);
 
 // Mean of the squares of all elements -> scalar, in one pass (no x^2 array), summed in
-// double. dx += dout * 2 x / size.
+// double. dx += dout * 2 x / size, passed back unwritten as a multiple of x (an embedding
+// lookup's backward reads x itself; anything else writes it out on first read).
 Tensor mean_square(Tape& tape, const Tensor& x);
 
 // Same data, new shape with the same element count. dx += dout reshaped back.
