@@ -46,15 +46,8 @@ class Gradient {
   // For ops' backward functions: the value of every element when the gradient is dense
   // and that value has not been written out yet (so dY[i] can be read as one number).
   std::optional<float> uniform_value() const;
-  // grad += factor * source, where `source` is the value of the tensor this gradient
-  // belongs to (what mean_square passes back: 2 x / n). A gradient that held nothing
-  // becomes dense without writing anything: readers that can take rows of x times a factor
-  // (embedding backward) read x itself, so a squared-error loss on gathered rows costs no
-  // pass over a (T, D) gradient. Tensor::mutable_value() writes the value out first, so a
-  // later change to x cannot change its gradient.
-  void add_scaled(const Array& source, float factor, const char* op);
   // For ops' backward functions: the gradient as factor * source when it is dense and has
-  // not been written out yet.
+  // not been written out yet (see Tensor::add_scaled_value_to_grad).
   struct Scaled {
     const float* source;
     float factor;
@@ -108,6 +101,12 @@ class Gradient {
   void clear();
 
  private:
+  // grad += factor * source, where `source` is the value of the tensor this gradient
+  // belongs to: only Tensor::add_scaled_value_to_grad calls it, which guarantees that.
+  // A gradient that held nothing becomes dense without writing anything.
+  friend class Tensor;
+  void add_scaled(const Array& source, float factor, const char* op);
+
   void require_same_shape(const Array& contribution, const char* op) const;
   void require_table(const char* who) const;
   // The dense buffer, taken from the pool if none is held yet.

@@ -32,9 +32,14 @@ Tensor::Node& Tensor::node() const {
 }
 
 const Array& Tensor::value() const { return node().value; }
+void Tensor::add_scaled_value_to_grad(float factor, const char* op) const {
+  Node& n = node();
+  n.grad.add_scaled(n.value, factor, op);
+}
+
 Array& Tensor::mutable_value() const {
   Node& n = node();
-  n.grad.write_out();  // a pending gradient may be a multiple of this value (add_scaled)
+  n.grad.write_out();  // a pending gradient may be a multiple of this value
   return n.value;
 }
 Shape Tensor::shape() const { return shape_of(node().value); }

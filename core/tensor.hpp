@@ -35,6 +35,12 @@ class Tensor {
 
   const Gradient& grad() const;
   Gradient& mutable_grad() const;
+  // grad += factor * value, left unwritten while the gradient held nothing (what
+  // mean_square passes back: 2 x / n). Readers that take rows of the value times a factor
+  // (embedding backward, via Gradient::scaled_value) read the value itself, so a
+  // squared-error loss on gathered rows writes no (T, D) gradient; anything else writes it
+  // out on first read, and mutable_value() writes it out before the value can change.
+  void add_scaled_value_to_grad(float factor, const char* op) const;
   bool requires_grad() const;
   const std::string& name() const;
 

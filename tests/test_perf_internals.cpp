@@ -115,21 +115,20 @@ static Array written_out(const Array& y, float factor) {
 }
 
 TEST_CASE("A scaled gradient reads as the bits of writing it out", "[core][gradient]") {
-  const Array x = hashed_values({4, 3}, 21);
-  Gradient g(Shape{4, 3});
-  g.add_scaled(x, -0.375f, "test");
+  const Tensor x = Tensor::parameter(hashed_values({4, 3}, 21), "x");
+  x.add_scaled_value_to_grad(-0.375f, "test");
+  const Gradient& g = x.grad();
   REQUIRE(g.kind() == Gradient::Kind::dense);
   REQUIRE(g.scaled_value().has_value());
-  CHECK(g.scaled_value()->source == x.data());
-  CHECK(bit_equal(g.dense(), written_out(x, -0.375f)));
+  CHECK(g.scaled_value()->source == x.value().data());
+  CHECK(bit_equal(g.dense(), written_out(x.value(), -0.375f)));
   CHECK_FALSE(g.scaled_value().has_value());  // reading wrote it out
 }
 
 TEST_CASE("A scaled gradient of -0 reads as +0, as adding to zeros gives", "[core][gradient]") {
-  const Array x{-0.0f, 1.0f};  // must outlive the pending gradient that reads it
-  Gradient g(Shape{2});
-  g.add_scaled(x, 2.0f, "test");
-  CHECK_FALSE(std::signbit(g.dense()(0)));
+  const Tensor x = Tensor::parameter(Array{-0.0f, 1.0f}, "x");
+  x.add_scaled_value_to_grad(2.0f, "test");
+  CHECK_FALSE(std::signbit(x.grad().dense()(0)));
 }
 
 TEST_CASE("Embedding backward of mean_square equals scattering the written-out gradient",

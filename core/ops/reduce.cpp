@@ -83,7 +83,7 @@ Tensor mean(Tape& tape, const Tensor& x) {
 }
 
 // mean(x^2) in one pass, without writing x^2 out: the loss a squared-error objective needs.
-// dX += dout * 2 x / n, passed back as a multiple of x (Gradient::add_scaled), so when x
+// dX += dout * 2 x / n, passed back as a multiple of x (Tensor::add_scaled_value_to_grad), so when x
 // is gathered rows the embedding backward reads x itself and no dX is written.
 Tensor mean_square(Tape& tape, const Tensor& x) {
   if (x.size() == 0) {
@@ -97,7 +97,7 @@ Tensor mean_square(Tape& tape, const Tensor& x) {
 
   auto backward = [x, output, scale] {
     const float factor = static_cast<float>(2.0 * scalar_output_grad(output) * scale);
-    x.mutable_grad().add_scaled(x.value(), factor, "mean_square");
+    x.add_scaled_value_to_grad(factor, "mean_square");
   };
   tape.record({"mean_square", {x}, output, std::move(backward), {}});
   return output;
