@@ -68,6 +68,16 @@ void gradient_row(const float* z, float m, float scale, std::int32_t target, flo
   dz[target] -= inv_tokens;
 }
 
+// The forward pass's dZ buffer, shared by the backward closure: given to the logits'
+// gradient by the first backward, or back to the pool when the closure dies.
+struct Scratch {
+  Array array = Array::from_shape(Array::shape_type{0});  // no allocation until used
+  bool held = false;
+  ~Scratch() {
+    if (held) buffer_pool::give_back(array);
+  }
+};
+
 }  // namespace
 
 Tensor softmax_cross_entropy(Tape& tape, const Tensor& logits, const TokenIds& targets) {
@@ -86,7 +96,7 @@ Tensor softmax_cross_entropy(Tape& tape, const Tensor& logits, const TokenIds& t
   const bool needs_grad = logits.requires_grad();
 
   // loss_t = logsumexp(z_t) - z_t[target], logsumexp = m + log(sum exp(z - m)), m = max z_t.
-  auto dz = std::make_shared<PreparedGradient>();  // dZ, filled by the pass below
+  auto dz = std::make_shared<Scratch>();
   if (needs_grad) {
     dz->array = new_array(ls);
     dz->held = true;

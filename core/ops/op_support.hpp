@@ -34,20 +34,6 @@ inline Array new_array(const Shape& shape) { return buffer_pool::take(shape); }
 inline Array new_array(const Array::shape_type& shape) { return buffer_pool::take_shape(shape); }
 inline Array new_array_like(const Array& like) { return buffer_pool::take_like(like); }
 
-// A gradient buffer a forward pass fills for its backward (when the loss's gradient falls
-// out of the same pass over the data), shared with the backward closure: taken over as the
-// input's gradient by the first backward, or back to the pool when the closure dies.
-struct PreparedGradient {
-  Array array = Array::from_shape(Array::shape_type{0});  // no allocation until used
-  bool held = false;
-  PreparedGradient() = default;
-  PreparedGradient(const PreparedGradient&) = delete;
-  PreparedGradient& operator=(const PreparedGradient&) = delete;
-  ~PreparedGradient() {
-    if (held) buffer_pool::give_back(array);
-  }
-};
-
 // The ids a backward closure needs after the caller's TokenIds is gone: a copy whose
 // vector is recycled between steps, so a step does not malloc and free O(T) bytes.
 class IdsCopy {

@@ -83,8 +83,9 @@ Tensor mean(Tape& tape, const Tensor& x) {
 }
 
 // mean(x^2) in one pass, without writing x^2 out: the loss a squared-error objective needs.
-// dX += dout * 2 x / n, passed back as a multiple of x (Tensor::add_scaled_value_to_grad), so when x
-// is gathered rows the embedding backward reads x itself and no dX is written.
+// dX += dout * 2 x / n, passed back unwritten as a multiple of x
+// (Tensor::add_scaled_value_to_grad): when x is gathered rows, the embedding backward reads
+// x itself and no dX is written.
 Tensor mean_square(Tape& tape, const Tensor& x) {
   if (x.size() == 0) {
     require_shape(false, "mean_square", "the mean of no elements is undefined", x.shape());
