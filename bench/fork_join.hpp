@@ -6,7 +6,7 @@
 
 #include <cstddef>
 
-#include "core/parallel.hpp"
+#include "core/detail/parallel.hpp"
 
 namespace bench {
 

@@ -48,7 +48,7 @@ PairTiming measure_pair(const Contender& xgrad, const Contender& baseline,
                         const MeasureOptions& options);
 
 // Id batches: uniform over [0, V), or Zipf (P(rank k) ~ 1/k over V ranks, ranks mapped to
-// rows by a fixed random permutation), as PERFORMANCE.md describes.
+// rows by a fixed random permutation), as bench/README.md describes.
 enum class Distribution { uniform, zipf };
 const char* distribution_name(Distribution d);
 std::vector<std::vector<std::int32_t>> draw_batches(std::size_t vocab, std::size_t tokens,

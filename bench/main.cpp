@@ -10,7 +10,7 @@
 #include <string>
 
 #include "baseline_lm.hpp"
-#include "core/parallel.hpp"
+#include "core/detail/parallel.hpp"
 #include "embedding_bench.hpp"
 #include "xgrad.hpp"
 

@@ -5,9 +5,9 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "core/buffer_pool.hpp"
+#include "core/detail/buffer_pool.hpp"
 #include "core/errors.hpp"
-#include "core/parallel.hpp"
+#include "core/detail/parallel.hpp"
 
 namespace xgrad {
 

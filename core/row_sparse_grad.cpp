@@ -5,8 +5,8 @@
 #include <limits>
 
 #include "core/errors.hpp"
-#include "core/parallel.hpp"
-#include "core/prefetch.hpp"
+#include "core/detail/parallel.hpp"
+#include "core/detail/prefetch.hpp"
 
 namespace xgrad {
 namespace {

@@ -4,7 +4,7 @@
 #include <ostream>
 #include <stdexcept>
 
-#include "core/buffer_pool.hpp"
+#include "core/detail/buffer_pool.hpp"
 #include "core/errors.hpp"
 
 namespace xgrad {

@@ -3,7 +3,7 @@
 
 #include <stdexcept>
 
-#include "core/buffer_pool.hpp"
+#include "core/detail/buffer_pool.hpp"
 
 namespace xgrad {
 

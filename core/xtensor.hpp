@@ -1,7 +1,7 @@
 // The one place xtensor headers are included from.
 // GCC 12 reports two false positives inside these system headers after inlining
-// (see shared/TOOLCHAIN.md pitfall 9); the pragmas silence them here only, so
-// warnings in our own code still fire.
+// (-Warray-bounds from xt::argmax, -Wmaybe-uninitialized from AVX-512 intrinsics); the
+// pragmas silence them here only, so warnings in our own code still fire.
 #pragma once
 
 #pragma GCC diagnostic push

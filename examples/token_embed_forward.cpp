@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "core/errors.hpp"
-#include "core/flax.hpp"
+#include "core/flax/flax.hpp"
 
 namespace {
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "core/initializers.hpp"
+#include "core/init/initializers.hpp"
 #include "core/ops.hpp"
 
 namespace xgrad::layers {

@@ -16,7 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/random.hpp"
+#include "core/init/random.hpp"
 
 namespace xgrad::test {
 
@@ -106,7 +106,7 @@ inline std::string printed(float value, const std::string& print) {
 }
 
 // The layout a vector's "mode" names. The PRNGKey(12) page vectors say "unknown"; the spec
-// (FLAX_JAX_SPEC.md section 16.7) found that only the legacy layout reproduces them.
+// (docs/flax_jax_spec.md section 16.7) found that only the legacy layout reproduces them.
 inline random::Layout layout_of_mode(const std::string& mode) {
   return mode == "partitionable" ? random::Layout::partitionable : random::Layout::legacy;
 }

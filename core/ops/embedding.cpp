@@ -8,7 +8,7 @@
 
 #include "core/ops.hpp"
 #include "core/ops/op_support.hpp"
-#include "core/prefetch.hpp"
+#include "core/detail/prefetch.hpp"
 
 namespace xgrad {
 

@@ -7,8 +7,8 @@
 #include <limits>
 
 #include "core/ops.hpp"
-#include "core/parallel.hpp"
-#include "core/ops/gemm_blocks.hpp"
+#include "core/detail/parallel.hpp"
+#include "core/detail/gemm_blocks.hpp"
 #include "core/ops/op_support.hpp"
 
 namespace xgrad {

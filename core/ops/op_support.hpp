@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "core/buffer_pool.hpp"
+#include "core/detail/buffer_pool.hpp"
 #include "core/errors.hpp"
-#include "core/parallel.hpp"
+#include "core/detail/parallel.hpp"
 #include "core/tape.hpp"
 #include "core/tensor.hpp"
 #include "core/token_ids.hpp"

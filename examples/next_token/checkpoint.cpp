@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include "core/io/npy.hpp"
 
 namespace next_token {
 

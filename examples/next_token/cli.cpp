@@ -15,7 +15,8 @@
 #pragma GCC diagnostic pop
 
 #include "checkpoint.hpp"
-#include "core/parallel.hpp"
+#include "core/io/npy.hpp"
+#include "core/threads.hpp"
 #include "corpus.hpp"
 #include "model.hpp"
 #include "plot.hpp"

@@ -2,6 +2,7 @@
 #include "model.hpp"
 
 #include <stdexcept>
+#include "core/flax/flax.hpp"
 
 namespace next_token {
 

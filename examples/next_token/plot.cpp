@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
+#include "core/io/npy.hpp"
 
 namespace next_token {
 

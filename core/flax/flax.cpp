@@ -1,0 +1,155 @@
+// Flax's parameter-key derivation (SHA-1 of the scope path, via nettle), nn.Embed's initial
+// table and the Flax-compatible token_embed_forward with its two ids policies.
+#include "core/flax/flax.hpp"
+
+#include <nettle/sha1.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <limits>
+
+#include "core/errors.hpp"
+#include "core/init/initializers.hpp"
+
+namespace xgrad::flax {
+namespace {
+
+constexpr std::int64_t kNanRow = -1;
+
+// Python's int.to_bytes((x.bit_length() + 7) // 8, 'big'): no leading zero bytes, 0 -> "".
+std::string minimal_big_endian(std::uint64_t x) {
+  std::string out;
+  for (; x != 0; x >>= 8) out.insert(out.begin(), static_cast<char>(x & 0xFFu));
+  return out;
+}
+
+// Shortest text that reads back as the same double ("7", "2.5", "nan"), for error messages.
+std::string number_text(double value) {
+  char buffer[64];
+  const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
+  return std::string(buffer, result.ptr);
+}
+
+std::string range_text(std::size_t vocab_size) { return "[0, " + std::to_string(vocab_size) + ")"; }
+
+void require_table_shape(std::size_t vocab_size, std::size_t d_model, const char* caller) {
+  if (vocab_size == 0 || d_model == 0) {
+    throw ShapeError(std::string(caller) + ": the embedding table " +
+                     shape_string({vocab_size, d_model}) +
+                     " is empty; vocab_size and d_model must be positive");
+  }
+}
+
+std::int64_t strict_row(double id, std::size_t position, std::size_t vocab_size, const char* caller) {
+  const std::string where = std::string(caller) + ": token id " + number_text(id) + " at position " +
+                            std::to_string(position);
+  if (!std::isfinite(id) || id != std::trunc(id)) {
+    throw InvalidTokenId(where + " is not an integer (ids must be whole numbers in " +
+                         range_text(vocab_size) + ")");
+  }
+  if (id < 0.0 || id >= static_cast<double>(vocab_size) || id >= 0x1p62) {
+    throw TokenIdOutOfRange(where + " is out of range " + range_text(vocab_size));
+  }
+  return static_cast<std::int64_t>(id);
+}
+
+// jnp.asarray(python float) with x64 off: round to nearest float32 (overflow gives inf).
+float to_float32(double id) {
+  constexpr double kRoundsToInfinity = 0x1.ffffffp127;  // halfway between FLT_MAX and 2^128
+  if (std::fabs(id) >= kRoundsToInfinity) return static_cast<float>(std::copysign(INFINITY, id));
+  return static_cast<float>(id);
+}
+
+// XLA's float -> int32 convert: truncation toward zero, NaN -> 0, saturating.
+std::int32_t xla_to_int32(float x) {
+  if (std::isnan(x)) return 0;
+  if (x >= 2147483648.0f) return std::numeric_limits<std::int32_t>::max();
+  if (x <= -2147483648.0f) return std::numeric_limits<std::int32_t>::min();
+  return static_cast<std::int32_t>(x);
+}
+
+// nn.Embed.__call__ -> jnp.take(table, ids, axis=0, mode="fill"): negative ids wrap once,
+// anything still outside [0, V) reads a NaN row. V == 1 broadcasts row 0 for every id.
+std::int64_t flax_row(double id, std::size_t vocab_size) {
+  if (vocab_size == 1) return 0;
+  std::int64_t row = xla_to_int32(to_float32(id));
+  // Rows fit in int32; capping V keeps the arithmetic in range for absurd V.
+  const auto v = static_cast<std::int64_t>(std::min<std::size_t>(vocab_size, std::size_t{1} << 62));
+  if (row < 0) row += v;
+  return (row < 0 || row >= v) ? kNanRow : row;
+}
+
+}  // namespace
+
+std::string RngPathItem::bytes() const { return is_name_ ? name_ : minimal_big_endian(number_); }
+
+std::uint32_t rng_path_hash(const std::vector<RngPathItem>& items, RngSeparator separator) {
+  sha1_ctx context;
+  sha1_init(&context);
+  const std::uint8_t zero = 0;
+  for (const RngPathItem& item : items) {
+    if (separator == RngSeparator::zero_byte) sha1_update(&context, 1, &zero);
+    const std::string bytes = item.bytes();
+    sha1_update(&context, bytes.size(), reinterpret_cast<const std::uint8_t*>(bytes.data()));
+  }
+  std::uint8_t digest[SHA1_DIGEST_SIZE];
+  sha1_digest(&context, SHA1_DIGEST_SIZE, digest);
+  return (std::uint32_t{digest[0]} << 24) | (std::uint32_t{digest[1]} << 16) |
+         (std::uint32_t{digest[2]} << 8) | std::uint32_t{digest[3]};
+}
+
+Key fold_in_static(const Key& rng, const std::vector<RngPathItem>& items, RngSeparator separator) {
+  if (items.empty()) return rng;
+  return random::fold_in(rng, rng_path_hash(items, separator));
+}
+
+Key param_key(const Key& root, const std::vector<std::string>& module_path, std::uint64_t rng_call,
+              RngSeparator separator) {
+  // Each child scope appends its name to the lazy rng's suffix; make_rng appends the counter.
+  std::vector<RngPathItem> items(module_path.begin(), module_path.end());
+  items.emplace_back(rng_call);
+  return fold_in_static(root, items, separator);
+}
+
+Key nnx_stream_key(const Key& stream_key, std::uint32_t count) {
+  return random::fold_in(stream_key, count);
+}
+
+Array embed_table(std::int64_t seed, std::size_t vocab_size, std::size_t d_model,
+                  random::Layout layout) {
+  require_table_shape(vocab_size, d_model, "embed_table");
+  const Key key = param_key(random::prng_key(seed), {}, 1);
+  return initializers::flax_embed_default(layout)(key, {vocab_size, d_model});
+}
+
+std::vector<std::int64_t> embedding_rows(const std::vector<double>& token_ids, std::size_t vocab_size,
+                                         IdsPolicy ids_policy, const char* caller) {
+  std::vector<std::int64_t> rows(token_ids.size());
+  for (std::size_t t = 0; t < token_ids.size(); ++t) {
+    rows[t] = ids_policy == IdsPolicy::strict ? strict_row(token_ids[t], t, vocab_size, caller)
+                                              : flax_row(token_ids[t], vocab_size);
+  }
+  return rows;
+}
+
+std::vector<float> token_embed_forward(std::int64_t seed, const std::vector<double>& token_ids,
+                                       std::size_t vocab_size, std::size_t d_model,
+                                       IdsPolicy ids_policy, random::Layout layout) {
+  require_table_shape(vocab_size, d_model, "token_embed_forward");
+  // Ids first: a rejected call computes nothing.
+  const std::vector<std::int64_t> rows = embedding_rows(token_ids, vocab_size, ids_policy);
+  const Array table = embed_table(seed, vocab_size, d_model, layout);
+
+  // out: (T, D) flattened; out[t, :] = table[rows[t], :] or NaN.
+  std::vector<float> out(rows.size() * d_model, std::numeric_limits<float>::quiet_NaN());
+  const float* data = table.data();
+  for (std::size_t t = 0; t < rows.size(); ++t) {
+    if (rows[t] == kNanRow) continue;
+    const float* row = data + static_cast<std::size_t>(rows[t]) * d_model;
+    std::copy(row, row + d_model, out.begin() + static_cast<std::ptrdiff_t>(t * d_model));
+  }
+  return out;
+}
+
+}  // namespace xgrad::flax

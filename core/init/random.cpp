@@ -1,0 +1,180 @@
+// JAX's threefry2x32 PRNG and its float32 samplers, bit-exact with jax.random on an FMA CPU
+// (docs/flax_jax_spec.md sections 2-8). Compiled with -ffp-contract=off: fusions are explicit.
+#include "core/init/random.hpp"
+
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+#include "core/init/xla_math.hpp"
+
+namespace xgrad::random {
+namespace {
+
+std::atomic<Layout> g_default_layout{Layout::partitionable};
+
+constexpr std::uint32_t rotl(std::uint32_t x, int r) { return (x << r) | (x >> (32 - r)); }
+
+std::uint32_t high_word(std::uint64_t i) { return static_cast<std::uint32_t>(i >> 32); }
+std::uint32_t low_word(std::uint64_t i) { return static_cast<std::uint32_t>(i); }
+
+std::uint32_t partitionable_word(const Key& key, std::uint64_t i) {
+  const auto y = threefry2x32(key, high_word(i), low_word(i));
+  return y[0] ^ y[1];
+}
+
+float float_from_bits(std::uint32_t bits) {
+  float x;
+  std::memcpy(&x, &bits, sizeof x);
+  return x;
+}
+
+// A float in [1, 2) from the top 23 bits of w, minus 1: a multiple of 2^-23 in [0, 1).
+float unit_float(std::uint32_t w) { return float_from_bits((w >> 9) | 0x3F800000u) - 1.0f; }
+
+// jax.random.uniform's last step: fma(f, span, minval) (XLA:CPU fuses it), floored at minval.
+float scale_unit(float f, float span, float minval) {
+  const float y = std::fmaf(f, span, minval);
+  return y < minval ? minval : y;
+}
+
+}  // namespace
+
+Layout default_layout() { return g_default_layout.load(std::memory_order_relaxed); }
+
+void set_default_layout(Layout layout) { g_default_layout.store(layout, std::memory_order_relaxed); }
+
+const char* layout_name(Layout layout) {
+  return layout == Layout::partitionable ? "partitionable" : "legacy";
+}
+
+std::array<std::uint32_t, 2> threefry2x32(const Key& key, std::uint32_t x0, std::uint32_t x1) {
+  const std::uint32_t ks[3] = {key.hi, key.lo, key.hi ^ key.lo ^ 0x1BD11BDAu};
+  static constexpr int kRotations[2][4] = {{13, 15, 26, 6}, {17, 29, 16, 24}};
+  x0 += ks[0];
+  x1 += ks[1];
+  for (std::uint32_t block = 0; block < 5; ++block) {
+    for (int r : kRotations[block % 2]) {
+      x0 += x1;
+      x1 = rotl(x1, r);
+      x1 ^= x0;
+    }
+    x0 += ks[(block + 1) % 3];
+    x1 += ks[(block + 2) % 3] + block + 1;
+  }
+  return {x0, x1};
+}
+
+std::vector<std::uint32_t> threefry_2x32(const Key& key, const std::vector<std::uint32_t>& count) {
+  const std::size_t n = count.size();
+  const std::size_t m = (n + 1) / 2;
+  std::vector<std::uint32_t> out(n);
+  for (std::size_t j = 0; j < m; ++j) {
+    const std::uint32_t x1 = j + m < n ? count[j + m] : 0u;  // odd n: padded with one 0
+    const auto y = threefry2x32(key, count[j], x1);
+    out[j] = y[0];
+    if (j + m < n) out[j + m] = y[1];
+  }
+  return out;
+}
+
+Key prng_key(std::int64_t seed) {
+  // x64 off: the int64 is narrowed to int32 (low 32 bits); the high key word is 0.
+  return Key{0u, low_word(static_cast<std::uint64_t>(seed))};
+}
+
+Key prng_key_x64(std::int64_t seed) {
+  const auto bits = static_cast<std::uint64_t>(seed);  // two's complement
+  return Key{high_word(bits), low_word(bits)};
+}
+
+Key fold_in(const Key& key, std::uint32_t data) {
+  const auto y = threefry2x32(key, 0u, data);
+  return Key{y[0], y[1]};
+}
+
+std::vector<Key> split(const Key& key, std::size_t n, Layout layout) {
+  std::vector<Key> keys(n);
+  if (layout == Layout::partitionable) {
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto y = threefry2x32(key, high_word(i), low_word(i));
+      keys[i] = Key{y[0], y[1]};
+    }
+    return keys;
+  }
+  // Legacy: 2n words hashed from the counters [0, 2n), read as n consecutive pairs.
+  std::vector<std::uint32_t> counters(2 * n);
+  for (std::size_t i = 0; i < counters.size(); ++i) counters[i] = static_cast<std::uint32_t>(i);
+  const std::vector<std::uint32_t> words = threefry_2x32(key, counters);
+  for (std::size_t i = 0; i < n; ++i) keys[i] = Key{words[2 * i], words[2 * i + 1]};
+  return keys;
+}
+
+std::vector<std::uint32_t> random_bits(const Key& key, const Shape& shape, Layout layout) {
+  const std::uint64_t n = element_count(shape);
+  // JAX splits the key into blocks from 2^32 - 1 words on; we do not implement that path.
+  if (layout == Layout::legacy && n >= std::numeric_limits<std::uint32_t>::max()) {
+    throw std::length_error("random_bits: the legacy layout supports fewer than 2^32 - 1 words, got " +
+                            std::to_string(n));
+  }
+  std::vector<std::uint32_t> bits(n);
+  if (layout == Layout::partitionable) {
+    for (std::uint64_t i = 0; i < n; ++i) bits[i] = partitionable_word(key, i);
+    return bits;
+  }
+  const std::uint64_t m = (n + 1) / 2;
+  for (std::uint64_t j = 0; j < m; ++j) {
+    const std::uint64_t partner = j + m;
+    const std::uint32_t x1 = partner < n ? static_cast<std::uint32_t>(partner) : 0u;
+    const auto y = threefry2x32(key, static_cast<std::uint32_t>(j), x1);
+    bits[j] = y[0];
+    if (partner < n) bits[partner] = y[1];
+  }
+  return bits;
+}
+
+Array uniform(const Key& key, const Shape& shape, float minval, float maxval, Layout layout) {
+  const std::vector<std::uint32_t> bits = random_bits(key, shape, layout);
+  const float span = maxval - minval;
+  Array out = Array::from_shape(shape);
+  float* data = out.data();
+  for (std::size_t i = 0; i < bits.size(); ++i) data[i] = scale_unit(unit_float(bits[i]), span, minval);
+  return out;
+}
+
+Array normal(const Key& key, const Shape& shape, Layout layout) {
+  // u is an odd multiple of 2^-24 in (-1, 1): never 0, never +-1.
+  const float lo = std::nextafter(-1.0f, 0.0f);
+  Array u = uniform(key, shape, lo, 1.0f, layout);
+  constexpr float kSqrt2 = 1.41421354f;  // float32(sqrt(2)), 0x3FB504F3
+  for (float& x : u) x = kSqrt2 * xla_math::erf_inv_f32(x);
+  return u;
+}
+
+Array truncated_normal(const Key& key, float lower, float upper, const Shape& shape,
+                       Layout layout) {
+  // jax.random.truncated_normal: u uniform in [erf(lower/sqrt2), erf(upper/sqrt2)), then
+  // sqrt2 * erf_inv(u), clipped into the open interval (lower, upper).
+  // How exact: the bounds' erf is XLA's float32 erf (xla_math::erf_f32), which may differ from
+  // libm's erff, or from older XLA builds, by an ulp for some inputs. For the initializers'
+  // bounds -2 and 2 there is no such doubt: XLA's current erf, Eigen's older one, libm's erff
+  // and the correctly rounded erf all give +-0.9544997f (0x3F745A18), and dividing by sqrt2 or
+  // multiplying by its float reciprocal gives the same +-1.4142135f. JAX's own docstring
+  // example for truncated_normal(5.0) is reproduced bit for bit (tests/test_initializers.cpp).
+  constexpr float kSqrt2 = 1.41421354f;
+  const float a = xla_math::erf_f32(lower / kSqrt2);
+  const float b = xla_math::erf_f32(upper / kSqrt2);
+  const float low_clip = std::nextafter(lower, std::numeric_limits<float>::infinity());
+  const float high_clip = std::nextafter(upper, -std::numeric_limits<float>::infinity());
+  Array u = uniform(key, shape, a, b, layout);
+  for (float& x : u) {
+    const float z = kSqrt2 * xla_math::erf_inv_f32(x);
+    x = std::fmin(std::fmax(z, low_clip), high_clip);
+  }
+  return u;
+}
+
+}  // namespace xgrad::random

@@ -1,0 +1,17 @@
+// How many threads xgrad's own loops use. Results are bit-identical for any count.
+#pragma once
+
+#include <cstddef>
+
+namespace xgrad {
+
+// Threads for xgrad's own loops (default 1; 0 means 1). Also keeps OpenBLAS at one
+// thread, whatever the count: its sgemm gives different bits with 2 threads than with 1.
+// Products are threaded by xgrad instead: a large product's output is cut into blocks
+// fixed by its shape alone, each one single-threaded sgemm over the full inner dimension,
+// and the threads share the blocks out. Any thread count makes the same calls, so the bits
+// are the same. xgrad's workers and OpenBLAS's never compete for the cores.
+void set_num_threads(std::size_t threads);
+std::size_t num_threads();
+
+}  // namespace xgrad

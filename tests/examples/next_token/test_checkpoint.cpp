@@ -1,0 +1,271 @@
+// Specification of next_token checkpoints: a save/load round trip is bit-exact, resuming
+// continues the step count, every kind of damaged checkpoint is a clear error that changes
+// nothing, and NumPy reads the saved table (skipped with a WARN when numpy is missing).
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "checkpoint.hpp"
+#include "model.hpp"
+#include "tests/examples/next_token/next_token_support.hpp"
+#include "tests/test_support.hpp"
+#include "core/io/npy.hpp"
+
+using namespace next_token;
+using namespace next_token::testing;
+using Catch::Matchers::Contains;
+namespace fs = std::filesystem;
+
+namespace {
+
+ModelConfig small_config() {
+  ModelConfig config;
+  config.vocab = 40;
+  config.context = 2;
+  config.embed_dim = 5;
+  config.hidden = 7;
+  return config;
+}
+
+// A word vocabulary of V = 40 entries, to go with small_config().
+Vocabulary words40() {
+  std::vector<std::string> words{"<unk>"};
+  for (int i = 1; i < 40; ++i) words.push_back("w" + std::to_string(i));
+  return Vocabulary::words(words);
+}
+
+// A model whose parameters are all distinct from a fresh one's.
+Model scrambled_model(std::uint32_t salt) {
+  const Model model(small_config(), 1);
+  for (const Model::Parameter& p : model.parameters()) {
+    p.tensor.mutable_value() = xgrad::testing::hashed_values(p.tensor.shape(), salt++);
+  }
+  return model;
+}
+
+std::vector<xgrad::Array> values_of(const Model& model) {
+  std::vector<xgrad::Array> out;
+  for (const Model::Parameter& p : model.parameters()) out.push_back(p.tensor.value());
+  return out;
+}
+
+bool same_bits(const std::vector<xgrad::Array>& a, const std::vector<xgrad::Array>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (!xgrad::testing::bit_equal(a[i], b[i])) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("A checkpoint round trip restores every parameter bit for bit", "[next_token][checkpoint]") {
+  TempDir dir("roundtrip");
+  const Model saved = scrambled_model(11);
+  save_checkpoint(dir.file("ckpt"), saved, words40(), 1234, 99);
+
+  for (const char* name : {"embed.embedding.npy", "hidden.kernel.npy", "hidden.bias.npy", "output.kernel.npy",
+                           "output.bias.npy", "manifest.json"}) {
+    INFO(name);
+    CHECK(fs::exists(dir.path / "ckpt" / name));
+  }
+  std::size_t files = 0;
+  for ([[maybe_unused]] const auto& entry : fs::directory_iterator(dir.path / "ckpt")) ++files;
+  CHECK(files == 6);  // no temporary file left behind
+
+  const CheckpointInfo info = read_checkpoint_info(dir.file("ckpt"));
+  CHECK(info.config == small_config());
+  CHECK(info.step == 1234);
+  CHECK(info.seed == 99);
+  CHECK(info.vocabulary.word_list() == words40().word_list());
+
+  const Model loaded(info.config, 5);  // different initial values...
+  REQUIRE_FALSE(same_bits(values_of(loaded), values_of(saved)));
+  load_parameters(dir.file("ckpt"), loaded);
+  CHECK(same_bits(values_of(loaded), values_of(saved)));  // ...replaced by the saved bits
+}
+
+TEST_CASE("A word vocabulary travels with its checkpoint", "[next_token][checkpoint]") {
+  TempDir dir("words");
+  ModelConfig config = small_config();
+  const Vocabulary words = Vocabulary::words({"<unk>", "the", "LORD", ","});
+  config.vocab = words.size();
+  const Model model(config, 0);
+  save_checkpoint(dir.file("ckpt"), model, words, 3, 0);
+  const CheckpointInfo info = read_checkpoint_info(dir.file("ckpt"));
+  CHECK(info.vocabulary.kind() == TokenKind::word);
+  CHECK(info.vocabulary.word_list() == words.word_list());
+}
+
+TEST_CASE("Damaged checkpoints are clear errors and change nothing", "[next_token][checkpoint]") {
+  TempDir dir("damaged");
+  const std::string ckpt = dir.file("ckpt");
+  const Model saved = scrambled_model(3);
+  const Model target = scrambled_model(50);
+  const std::vector<xgrad::Array> before = values_of(target);
+  const auto fresh = [&] {
+    fs::remove_all(ckpt);
+    save_checkpoint(ckpt, saved, words40(), 10, 0);
+  };
+  const auto expect_error = [&](const char* message) {
+    CHECK_THROWS_AS(load_parameters(ckpt, target), CheckpointError);
+    CHECK_THROWS_WITH(load_parameters(ckpt, target), Contains(message));
+    CHECK(same_bits(values_of(target), before));
+  };
+
+  SECTION("missing directory") {
+    CHECK_THROWS_WITH(read_checkpoint_info(dir.file("nope")), Contains("no such directory"));
+  }
+  SECTION("missing manifest") {
+    fresh();
+    fs::remove(fs::path(ckpt) / "manifest.json");
+    CHECK_THROWS_WITH(read_checkpoint_info(ckpt), Contains("manifest.json is missing"));
+    expect_error("manifest.json is missing");
+  }
+  SECTION("manifest that is not JSON") {
+    fresh();
+    write_text(ckpt + "/manifest.json", "{ not json");
+    CHECK_THROWS_WITH(read_checkpoint_info(ckpt), Contains("not valid JSON"));
+  }
+  SECTION("manifest of something else") {
+    fresh();
+    write_text(ckpt + "/manifest.json", "{\"format\": \"other\"}");
+    CHECK_THROWS_WITH(read_checkpoint_info(ckpt), Contains("not a next_token checkpoint"));
+    write_text(ckpt + "/manifest.json", "[1, 2]");
+    CHECK_THROWS_WITH(read_checkpoint_info(ckpt), Contains("not a next_token checkpoint"));
+    nlohmann::json m = {{"format", "xgrad next_token checkpoint"}, {"version", "one"}};
+    write_text(ckpt + "/manifest.json", m.dump());
+    CHECK_THROWS_WITH(read_checkpoint_info(ckpt), Contains("manifest version \"one\""));
+  }
+  SECTION("manifest with a mistyped field") {
+    fresh();
+    nlohmann::json m = read_json(ckpt + "/manifest.json");
+    m["model"]["context"] = "three";
+    write_text(ckpt + "/manifest.json", m.dump());
+    CHECK_THROWS_WITH(read_checkpoint_info(ckpt), Contains("missing or mistyped field"));
+  }
+  SECTION("missing parameter file") {
+    fresh();
+    fs::remove(fs::path(ckpt) / "hidden.kernel.npy");
+    expect_error("is missing hidden.kernel.npy");
+  }
+  SECTION("wrong shape") {
+    fresh();
+    xgrad::npy::save(ckpt + "/output.bias.npy", xgrad::testing::hashed_values({41}));
+    expect_error("has shape (41,), expected (40,)");
+  }
+  SECTION("wrong dtype") {
+    fresh();
+    // A float64 (40,) array as NumPy writes it: same header layout, '<f8', 320 bytes of data.
+    std::string dict = "{'descr': '<f8', 'fortran_order': False, 'shape': (40,), }";
+    while ((10 + dict.size() + 1) % 64 != 0) dict += ' ';
+    dict += '\n';
+    std::string bytes("\x93NUMPY\x01\x00", 8);
+    bytes += static_cast<char>(dict.size());
+    bytes += '\0';
+    write_text(ckpt + "/output.bias.npy", bytes + dict + std::string(320, '\0'));
+    expect_error("dtype is '<f8', expected '<f4'");
+  }
+  SECTION("truncated file") {
+    fresh();
+    const std::string path = ckpt + "/embed.embedding.npy";
+    const std::string bytes = read_text(path);
+    write_text(path, bytes.substr(0, bytes.size() - 7));
+    expect_error("truncated file");
+  }
+  SECTION("a file from another save (what an interrupted save leaves)") {
+    fresh();
+    xgrad::npy::save(ckpt + "/hidden.bias.npy", xgrad::testing::hashed_values({7}, 777));
+    expect_error("does not match the checksum");
+  }
+  SECTION("a model of another shape") {
+    fresh();
+    ModelConfig other = small_config();
+    other.hidden = 9;
+    const Model wrong(other, 0);
+    CHECK_THROWS_WITH(load_parameters(ckpt, wrong), Contains("expected (10, 9)"));
+  }
+}
+
+TEST_CASE("Saving then loading gives the same losses to the bit, and resumed steps continue", "[next_token][checkpoint][cli]") {
+  TempDir dir("cli");
+  const std::string ckpt = dir.file("ckpt");
+  const CliResult first = run_cli(small_run({"--save", ckpt, "--json", dir.file("first.json")}));
+  INFO(first.out << first.err);
+  REQUIRE(first.code == kExitOk);
+  const nlohmann::json a = read_json(dir.file("first.json"));
+  CHECK(read_json(ckpt + "/manifest.json")["step"] == 60);
+
+  // Evaluate the loaded model without training: exactly the losses the first run ended with.
+  const CliResult eval = run_cli(small_run({"--load", ckpt, "--steps", "0", "--json", dir.file("eval.json")}));
+  INFO(eval.out << eval.err);
+  REQUIRE(eval.code == kExitOk);
+  const nlohmann::json b = read_json(dir.file("eval.json"));
+  CHECK(b["initial_loss"] == a["val_loss"]);
+  CHECK(b["val_loss"] == a["val_loss"]);
+  CHECK(b["final_loss"] == a["final_loss"]);
+  CHECK(b["learning_check"] == "not applied");
+  CHECK(b["rows_changed"] == 0);
+
+  // Resume: 20 more steps, saved over the same directory.
+  const CliResult resumed = run_cli(small_run({"--load", ckpt, "--steps", "20", "--save", ckpt, "--json", dir.file("r.json")}));
+  INFO(resumed.out << resumed.err);
+  REQUIRE(resumed.code == kExitOk);
+  const nlohmann::json r = read_json(dir.file("r.json"));
+  CHECK(r["first_step"] == 60);
+  CHECK(r["last_step"] == 80);
+  CHECK(read_json(ckpt + "/manifest.json")["step"] == 80);
+  CHECK(r["initial_loss"] == a["val_loss"]);
+}
+
+TEST_CASE("Loading refuses conflicting model flags and damaged checkpoints", "[next_token][checkpoint][cli]") {
+  TempDir dir("cli_errors");
+  const std::string ckpt = dir.file("ckpt");
+  REQUIRE(run_cli(small_run({"--save", ckpt, "--quiet"})).code == kExitOk);
+
+  const CliResult conflict = run_cli(small_run({"--load", ckpt, "--context", "4"}));
+  CHECK(conflict.code == kExitUsage);
+  CHECK_THAT(conflict.err, Contains("--context 4 conflicts with the checkpoint"));
+  const CliResult vocab = run_cli(small_run({"--load", ckpt, "--vocab-size", "10"}));
+  CHECK(vocab.code == kExitUsage);
+  // The same flag with the checkpoint's own value is fine.
+  CHECK(run_cli(small_run({"--load", ckpt, "--context", "3", "--steps", "0"})).code == kExitOk);
+
+  const CliResult missing = run_cli(small_run({"--load", dir.file("nope")}));
+  CHECK(missing.code == kExitError);
+  CHECK_THAT(missing.err, Contains("no such directory"));
+  xgrad::npy::save(ckpt + "/embed.embedding.npy", xgrad::testing::hashed_values({256, 8}));
+  const CliResult shape = run_cli(small_run({"--load", ckpt}));
+  CHECK(shape.code == kExitError);
+  CHECK_THAT(shape.err, Contains("embed.embedding.npy: has shape (256, 8), expected (256, 16)"));
+}
+
+TEST_CASE("NumPy reads a saved table: dtype, shape and checksum match the manifest",
+          "[next_token][checkpoint][numpy]") {
+  if (std::system("/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1") != 0) {
+    WARN("skipped: /usr/bin/python3 cannot import numpy (apt-get install python3-numpy)");
+    return;
+  }
+  TempDir dir("numpy");
+  const std::string ckpt = dir.file("ckpt");
+  const Model saved = scrambled_model(21);
+  save_checkpoint(ckpt, saved, words40(), 1, 0);
+  // NumPy loads every parameter, checks it against the manifest (shape, dtype, FNV-1a of its
+  // bytes), and writes the table back out; we read that copy and compare bits.
+  const std::string script =
+      "import json, sys, numpy as np\n"
+      "d = sys.argv[1]\n"
+      "m = json.load(open(d + '/manifest.json'))\n"
+      "for p in m['parameters']:\n"
+      "    a = np.load(d + '/' + p['file'])\n"
+      "    assert a.dtype == np.float32 and list(a.shape) == p['shape'], (p['name'], a.dtype, a.shape)\n"
+      "    h = 0xcbf29ce484222325\n"
+      "    for b in a.tobytes():\n"
+      "        h = ((h ^ b) * 0x100000001b3) & 0xffffffffffffffff\n"
+      "    assert '%016x' % h == p['fnv1a64'], p['name']\n"
+      "np.save(d + '/copy.npy', np.load(d + '/embed.embedding.npy'))\n";
+  write_text(dir.file("check.py"), script);
+  REQUIRE(std::system(("/usr/bin/python3 " + dir.file("check.py") + " " + ckpt).c_str()) == 0);
+  CHECK(xgrad::testing::bit_equal(xgrad::npy::load(ckpt + "/copy.npy"), saved.embed().embedding().value()));
+}

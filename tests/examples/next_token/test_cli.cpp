@@ -1,0 +1,252 @@
+// Specification of the next_token command line, driven in-process through run(): help,
+// every kind of bad flag (exit 2, nothing run), bad corpora (exit 1), the closing checks
+// (exit 0 or 3), output modes, --json and --plot, and bit-for-bit reproducibility.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+
+#include "tests/examples/next_token/next_token_support.hpp"
+
+using namespace next_token;
+using namespace next_token::testing;
+using Catch::Matchers::Contains;
+using Catch::Matchers::StartsWith;
+namespace fs = std::filesystem;
+
+TEST_CASE("The help documents every flag with its default and exits 0", "[next_token][cli]") {
+  const CliResult r = run_cli({"--help"});
+  CHECK(r.code == kExitOk);
+  // Each flag's entry starts a line of the help; its default is in that entry.
+  const std::pair<const char*, const char*> flags[] = {
+      {"--corpus", "genesis_kjv.txt"}, {"--tokens", "=byte"},        {"--vocab-size", "=2000"},
+      {"--context", "=3"},             {"--embed-dim", "=16"},       {"--hidden", "=192"},
+      {"--tie", "default: off"},       {"--steps", "=8000"},         {"--batch-size", "=256"},
+      {"--lr", "=1"},                  {"--lr-final", "=0.05"},      {"--momentum", "=0"},
+      {"--weight-decay", "=0"},        {"--validation-fraction", "=0.1"},
+      {"--eval-every", "=1000"},       {"--eval-windows", "=20000"}, {"--seed", "=0"},
+      {"--threads", "=1"},             {"--samples", "=3"},          {"--sample-length", "=0"},
+      {"--temperature", "=0.8"},       {"--prompt", "default:"},     {"--json", "default: none"},
+      {"--plot", "default: none"},     {"--save", "default: none"},  {"--load", "default: none"},
+      {"-q,--quiet", "default: off"},
+  };
+  std::size_t entries = 0;
+  for (const auto& [flag, default_text] : flags) {
+    INFO(flag);
+    const std::size_t at = r.out.find("\n  " + std::string(flag) + " ");
+    REQUIRE(at != std::string::npos);
+    const std::size_t next = r.out.find("\n  -", at + 1);
+    CHECK(r.out.substr(at, next - at).find(default_text) != std::string::npos);
+    ++entries;
+  }
+  // No flag goes undocumented here: the help has exactly these entries plus --help.
+  std::size_t listed = 0;
+  for (std::size_t at = r.out.find("\n  -"); at != std::string::npos; at = r.out.find("\n  -", at + 1)) ++listed;
+  CHECK(listed == entries + 1);
+  CHECK_THAT(r.out, Contains("Exit status"));
+}
+
+TEST_CASE("Unknown flags, stray arguments and bad values are usage errors (exit 2)", "[next_token][cli]") {
+  const std::pair<std::vector<std::string>, const char*> cases[] = {
+      {{"--no-such-flag"}, "--no-such-flag"},
+      {{"extra.txt"}, "extra.txt"},
+      {{"--context", "0"}, "--context"},
+      {{"--context", "65"}, "--context"},
+      {{"--context", "three"}, "--context"},
+      {{"--steps", "-1"}, "--steps"},
+      {{"--batch-size", "0"}, "--batch-size"},
+      {{"--lr", "0"}, "--lr"},
+      {{"--lr", "nan"}, "--lr"},
+      {{"--lr", "inf"}, "--lr"},
+      {{"--lr", "1", "--lr", "2"}, "--lr"},
+      {{"--momentum", "1"}, "--momentum"},
+      {{"--weight-decay", "-0.1"}, "--weight-decay"},
+      {{"--temperature", "-1"}, "--temperature"},
+      {{"--tokens", "letters"}, "--tokens"},
+      {{"--seed", "-1"}, "--seed"},
+      {{"--seed", "4294967296"}, "--seed"},
+      {{"--validation-fraction", "0.9"}, "--validation-fraction"},
+      {{"--vocab-size", "1", "--tokens", "word"}, "--vocab-size"},
+      {{"--vocab-size", "100"}, "--vocab-size applies to --tokens word only"},
+      {{"--json"}, "--json"},
+  };
+  for (const auto& [args, message] : cases) {
+    INFO(args.front() << (args.size() > 1 ? " " + args[1] : std::string()));
+    const CliResult r = run_cli(args);
+    CHECK(r.code == kExitUsage);
+    CHECK_THAT(r.err, StartsWith("next_token: ") && Contains(message));
+    CHECK(r.out.empty());  // nothing was run
+  }
+}
+
+TEST_CASE("Output paths are checked before training", "[next_token][cli]") {
+  TempDir dir("paths");
+  write_text(dir.file("a_file"), "x");
+  const std::pair<std::vector<std::string>, const char*> cases[] = {
+      {{"--json", dir.file("missing/run.json")}, "does not exist"},
+      {{"--json", dir.path.string()}, "is a directory"},
+      {{"--save", dir.file("a_file")}, "exists and is not a directory"},
+      {{"--plot", dir.file("a_file")}, "exists and is not a directory"},
+  };
+  for (const auto& [args, message] : cases) {
+    INFO(args.front());
+    const CliResult r = run_cli(args);
+    CHECK(r.code == kExitUsage);
+    CHECK_THAT(r.err, Contains(message));
+    CHECK(r.out.empty());
+  }
+}
+
+TEST_CASE("Bad corpora are clear errors (exit 1)", "[next_token][cli]") {
+  TempDir dir("corpora");
+  write_text(dir.file("empty.txt"), "");
+  write_text(dir.file("short.txt"), "abc");
+  write_text(dir.file("latin1.txt"), "Na\xEFve text in Latin-1\n");
+  write_text(dir.file("binary.bin"), std::string("\x89PNG\r\n\x1a\n\0\0", 10));
+  const std::pair<std::string, const char*> cases[] = {
+      {dir.file("missing.txt"), "cannot read corpus"},
+      {dir.path.string(), "is a directory"},
+      {dir.file("empty.txt"), "is empty"},
+      {dir.file("short.txt"), "is too short: 3 tokens"},
+      {dir.file("latin1.txt"), "is not valid UTF-8: byte 0xEF at byte offset 2"},
+      {dir.file("binary.bin"), "byte 0x89 at byte offset 0"},
+  };
+  for (const auto& [path, message] : cases) {
+    INFO(path);
+    const CliResult r = run_cli({"--corpus", path, "--quiet"});
+    CHECK(r.code == kExitError);
+    CHECK_THAT(r.err, Contains("next_token: ") && Contains(message));
+  }
+  const CliResult words = run_cli({"--corpus", dir.file("short.txt"), "--tokens", "word"});
+  CHECK(words.code == kExitError);
+  CHECK_THAT(words.err, Contains("too short: 1 tokens"));
+}
+
+TEST_CASE("A short run learns, passes the row check and reports it in --json", "[next_token][cli]") {
+  TempDir dir("json");
+  const CliResult r = run_cli(small_run({"--json", dir.file("run.json")}));
+  INFO(r.out << r.err);
+  REQUIRE(r.code == kExitOk);
+  CHECK_THAT(r.out, Contains("row check passed") && Contains("learning check passed"));
+  const nlohmann::json j = read_json(dir.file("run.json"));
+  for (const char* key : {"steps", "tokens", "initial_loss", "final_loss", "val_loss", "vocab", "rows_seen", "rows_changed",
+                          "unseen_rows_identical", "tokens_per_second", "seed"}) {
+    INFO(key);
+    CHECK(j.contains(key));
+  }
+  CHECK(j["steps"] == 60);
+  CHECK(j["tokens"] == 60 * 64);
+  CHECK(j["vocab"] == 256);
+  CHECK(j["unseen_rows_identical"] == true);
+  CHECK(j["rows_changed"].get<int>() + j["rows_seen_unchanged"].get<int>() == j["rows_seen"].get<int>());
+  CHECK(j["rows_seen"].get<int>() + j["rows_never_seen"].get<int>() == 256);
+  CHECK(j["rows_never_seen"].get<int>() > 150);  // Genesis is ASCII: no byte >= 128 is ever fed
+  CHECK(j["val_loss"].get<double>() < 0.9 * j["initial_loss"].get<double>());
+  CHECK(j["tokens_per_second"].get<double>() > 0);
+  CHECK(j["samples"].size() == 1);
+}
+
+TEST_CASE("Two runs with one seed give identical JSON apart from timings, and another seed differs",
+          "[next_token][cli][reproducible]") {
+  TempDir dir("repro");
+  const auto args = [&](const char* seed, const char* name) {
+    return small_run({"--seed", seed, "--json", dir.file(name), "--samples", "2", "--quiet"});
+  };
+  REQUIRE(run_cli(args("7", "a.json")).code == kExitOk);
+  REQUIRE(run_cli(args("7", "b.json")).code == kExitOk);
+  REQUIRE(run_cli(args("8", "c.json")).code == kExitOk);
+  const nlohmann::json a = without_timings(read_json(dir.file("a.json")));
+  const nlohmann::json b = without_timings(read_json(dir.file("b.json")));
+  const nlohmann::json c = without_timings(read_json(dir.file("c.json")));
+  CHECK(a.dump() == b.dump());  // every loss to the last bit, every sample, every count
+  CHECK(a["val_loss"] != c["val_loss"]);
+  CHECK(a["samples"] != c["samples"]);
+}
+
+TEST_CASE("Momentum and weight decay stay lazy on the table: never-fed rows are untouched",
+          "[next_token][cli]") {
+  TempDir dir("lazy");
+  const CliResult r = run_cli(small_run({"--momentum", "0.9", "--weight-decay", "0.001", "--lr", "0.1", "--json",
+                                         dir.file("run.json")}));
+  INFO(r.out << r.err);
+  CHECK(r.code == kExitOk);
+  CHECK_THAT(r.out, Contains("stay lazy") && Contains("momentum") && Contains("weight decay"));
+  const nlohmann::json j = read_json(dir.file("run.json"));
+  CHECK(j["unseen_rows_identical"] == true);
+  CHECK(j["rows_never_seen_changed"] == 0);
+}
+
+TEST_CASE("With --tie every row moves, and the tool says why instead of claiming sparsity", "[next_token][cli]") {
+  TempDir dir("tie");
+  const CliResult r = run_cli(small_run({"--tie", "--json", dir.file("run.json")}));
+  INFO(r.out << r.err);
+  CHECK(r.code == kExitOk);
+  CHECK_THAT(r.out, Contains("Embed.attend gives every row a gradient"));
+  const nlohmann::json j = read_json(dir.file("run.json"));
+  CHECK(j["unseen_rows_identical"] == false);
+  CHECK(j["row_check_kind"] == "dense (tied output layer)");
+  CHECK(j["rows_changed"].get<int>() > j["rows_seen"].get<int>());
+}
+
+TEST_CASE("Word tokens: V capped by --vocab-size, unknown words counted", "[next_token][cli]") {
+  TempDir dir("words");
+  const CliResult r = run_cli(small_run({"--tokens", "word", "--vocab-size", "300", "--json", dir.file("run.json")}));
+  INFO(r.out << r.err);
+  CHECK(r.code == kExitOk);
+  const nlohmann::json j = read_json(dir.file("run.json"));
+  CHECK(j["vocab"] == 300);
+  CHECK(j["model"]["tokens"] == "word");
+  CHECK(j["corpus"]["unknown_tokens"].get<int>() > 0);
+  CHECK(j["unseen_rows_identical"] == true);
+}
+
+TEST_CASE("The bigram model is --context 1 --hidden 0", "[next_token][cli]") {
+  const CliResult r = run_cli(small_run({"--context", "1", "--hidden", "0"}));
+  CHECK(r.code == kExitOk);
+  CHECK_THAT(r.out, Contains("model: Embed(256, 16) x1 -> Dense 256;"));
+}
+
+TEST_CASE("A run that does not learn exits 3 and says so", "[next_token][cli]") {
+  const CliResult r = run_cli(small_run({"--steps", "2", "--lr", "0.000001"}));
+  CHECK(r.code == kExitCheckFailed);
+  CHECK_THAT(r.out, Contains("row check passed") && Contains("learning check FAILED"));
+}
+
+TEST_CASE("Output modes: log lines, a progress line on a terminal, --quiet", "[next_token][cli]") {
+  const CliResult log = run_cli(small_run({"--eval-every", "20"}));
+  CHECK(log.code == kExitOk);
+  CHECK_THAT(log.out, Contains("step 0 (before training)") && Contains("step 20  train") && Contains("samples"));
+  CHECK(log.out.find('\r') == std::string::npos);
+
+  const CliResult terminal = run_cli(small_run({"--eval-every", "20"}), /*interactive=*/true);
+  CHECK(terminal.code == kExitOk);
+  CHECK_THAT(terminal.out, Contains("\r\033[Kstep ") && Contains("ETA"));
+
+  const CliResult quiet = run_cli(small_run({"--quiet"}));
+  CHECK(quiet.code == kExitOk);
+  CHECK(quiet.out.find("step ") == std::string::npos);
+  CHECK(quiet.out.find("samples") == std::string::npos);
+  CHECK_THAT(quiet.out, Contains("row check passed"));
+}
+
+TEST_CASE("Samples start from --prompt, which needs at least C tokens", "[next_token][cli]") {
+  TempDir dir("prompt");
+  const CliResult r = run_cli(small_run({"--prompt", "And God", "--temperature", "0", "--json", dir.file("run.json")}));
+  CHECK(r.code == kExitOk);
+  const nlohmann::json j = read_json(dir.file("run.json"));
+  CHECK_THAT(j["samples"][0].get<std::string>(), StartsWith("And God"));
+  CHECK(j["samples"][0].get<std::string>().size() == 7 + 16);
+  const CliResult short_prompt = run_cli(small_run({"--prompt", "An"}));
+  CHECK(short_prompt.code == kExitUsage);
+  CHECK_THAT(short_prompt.err, Contains("--prompt \"An\" has 2 tokens"));
+}
+
+TEST_CASE("Plots: loss curves and the embedding map as SVG", "[next_token][cli][plot]") {
+  TempDir dir("plot");
+  const CliResult r = run_cli(small_run({"--plot", dir.file("plots")}));
+  CHECK(r.code == kExitOk);
+  const std::string loss = read_text(dir.file("plots/loss.svg"));
+  const std::string rows = read_text(dir.file("plots/embedding_rows.svg"));
+  CHECK_THAT(loss, StartsWith("<svg ") && Contains("validation loss") && Contains("</svg>"));
+  CHECK_THAT(rows, StartsWith("<svg ") && Contains("never fed") && Contains("bit-identical") && Contains("</svg>"));
+  CHECK_THAT(rows, Contains("-255: never fed"));  // the flat block of non-ASCII bytes is named
+}
