@@ -135,9 +135,12 @@ void run_config(Config& c, Distribution dist, const BenchOptions& options, ForkJ
   xb.setup = [&](std::size_t b) {
     c.tape = std::make_unique<Tape>();
     c.out = embedding_lookup(*c.tape, c.table, c.ids[b]);
-    c.out.mutable_grad().add_dense(c.seed_grad, "bench");
+    c.out.mutable_grad().add(c.seed_grad);
   };
-  xb.run = [&](std::size_t) { (*c.tape)[0].backward(); };
+  xb.run = [&](std::size_t) {
+    const Tape::Record& record = (*c.tape)[0];
+    record.backward(record.output.value(), record.output.grad().dense());
+  };
   xb.teardown = [&](std::size_t) { reset(c); };
   bb.setup = [&](std::size_t b) {  // like xgrad's setup: gather, then dY freshly written
     bf.run(b);
@@ -195,7 +198,7 @@ void run_dense(Config& c, const BenchOptions& options, ForkJoin& threads,
     Tape tape;
     const Tensor y = embedding_lookup(tape, c.table, c.ids[b]);
     const Tensor loss = mean_square(tape, y);
-    c.table.mutable_grad().dense_for_accumulate();
+    c.table.mutable_grad().dense_buffer();
     tape.backward(loss);
     c.sgd.step();
     c.sgd.zero_grad();

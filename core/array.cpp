@@ -1,13 +1,22 @@
 // Small helpers on Array and Shape used across xgrad.
 #include "core/array.hpp"
 
+#include <limits>
 #include <sstream>
+
+#include "core/detail/buffer_pool.hpp"
+#include "core/errors.hpp"
 
 namespace xgrad {
 
 std::size_t element_count(const Shape& shape) {
   std::size_t n = 1;
-  for (std::size_t extent : shape) n *= extent;
+  for (std::size_t extent : shape) {
+    if (extent != 0 && n > std::numeric_limits<std::size_t>::max() / extent) {
+      throw ShapeError("shape " + shape_string(shape) + " has more elements than fit in memory");
+    }
+    n *= extent;
+  }
   return n;
 }
 
@@ -27,5 +36,9 @@ Array zeros_array(const Shape& shape) {
   result.fill(0.0f);
   return result;
 }
+
+Array uninitialized_array(const Shape& shape) { return buffer_pool::take(shape); }
+
+void release_cached_buffers() { buffer_pool::release_all(); }
 
 }  // namespace xgrad

@@ -16,7 +16,8 @@ using Array = xt::xarray<float>;
 
 using Shape = std::vector<std::size_t>;
 
-// Number of elements of a shape (1 for a scalar, shape {}).
+// Number of elements of a shape (1 for a scalar, shape {}). Throws ShapeError when the
+// count does not fit in std::size_t.
 std::size_t element_count(const Shape& shape);
 
 // "(3, 4)": how shapes appear in error messages and printed tapes.
@@ -27,5 +28,14 @@ Shape shape_of(const Array& array);
 
 // A zero-filled array of the given shape.
 Array zeros_array(const Shape& shape);
+
+// An array of the given shape whose contents are unspecified, for code that writes every
+// element (an op's output, a gradient contribution). A large one reuses the buffer of a
+// released tensor value or gradient of the same size, so a training loop does not fault
+// in fresh pages every step.
+Array uninitialized_array(const Shape& shape);
+
+// Frees the buffers kept for uninitialized_array (they are otherwise kept for reuse).
+void release_cached_buffers();
 
 }  // namespace xgrad

@@ -45,10 +45,10 @@ GradientCheckResult check_gradients(const CheckedFunction& f, const std::vector<
       const float plus = static_cast<float>(original + options.step);
       const float minus = static_cast<float>(original - options.step);
       values[i] = plus;
-      Tape plus_tape;
+      Tape plus_tape(Tape::Mode::inference);
       const double f_plus = weighted_sum(f(plus_tape, inputs), weights);
       values[i] = minus;
-      Tape minus_tape;
+      Tape minus_tape(Tape::Mode::inference);
       const double f_minus = weighted_sum(f(minus_tape, inputs), weights);
       values[i] = original;
       // Divide by the step actually taken in float32, not the requested one.

@@ -1,7 +1,9 @@
-// The differentiable ops. Each computes its output eagerly and, when any input requires
-// a gradient, records on the tape how to push the output's gradient back (accumulating
-// into the inputs). Shapes are checked here, once; a mismatch throws ShapeError naming
-// the op and both shapes. Forward and backward of each op sit side by side in core/ops/.
+// The differentiable ops, and the index of their formulas. Each computes its output
+// eagerly and, on a training tape when any input requires a gradient, records how to push
+// the output's gradient back (accumulating into the inputs). Shapes are checked once, at
+// the start; a mismatch throws ShapeError naming the op and both shapes. Forward and
+// backward of each op sit side by side in core/ops/, written in the op API of
+// core/op.hpp, which user code can use to add its own ops.
 #pragma once
 
 #include <cstdint>
@@ -16,7 +18,8 @@ namespace xgrad {
 
 // Gather: table (V, D), ids (...) -> (..., D), out[t] = table[ids[t]].
 // Backward: dtable[ids[t], :] += dout[t, :], a row-sparse gradient; repeated ids sum;
-// tokens equal to padding_idx send no gradient. Ids get no gradient.
+// tokens equal to padding_idx send no gradient. Ids get no gradient. Throws
+// TokenIdOutOfRange naming the table, the position and the id before computing anything.
 Tensor embedding_lookup(Tape& tape, const Tensor& table, const TokenIds& ids,
                         std::optional<std::int32_t> padding_idx = std::nullopt);
 
@@ -48,8 +51,7 @@ Tensor sum(Tape& tape, const Tensor& x);
 Tensor mean(Tape& tape, const Tensor& x);
 
 // Mean of the squares of all elements -> scalar, in one pass (no x^2 array), summed in
-// double. dx += dout * 2 x / size, passed back unwritten as a multiple of x (an embedding
-// lookup's backward reads x itself; anything else writes it out on first read).
+// double. dx += dout * 2 x / size.
 Tensor mean_square(Tape& tape, const Tensor& x);
 
 // Same data, new shape with the same element count. dx += dout reshaped back.
@@ -57,7 +59,8 @@ Tensor reshape(Tape& tape, const Tensor& x, const Shape& shape);
 
 // Mean over tokens of -log softmax(logits)[target]: logits (..., V), targets (...) with
 // ids in [0, V) -> scalar. Numerically stable (log-sum-exp with the row maximum).
-// dlogits[t, v] += dout / T * (softmax(logits[t])[v] - [v == target[t]]).
+// dlogits[t, v] += dout / T * (softmax(logits[t])[v] - [v == target[t]]), computed in
+// backward from each row's maximum and exp-sum kept by the forward pass.
 Tensor softmax_cross_entropy(Tape& tape, const Tensor& logits, const TokenIds& targets);
 
 }  // namespace xgrad

@@ -11,14 +11,14 @@
 namespace xgrad {
 namespace {
 
-// dst[j] = 0 + scale * src[j]: the bits adding the product to a zeroed row gives (-0
-// becomes +0). (Marking the pointers __restrict made repeated rows slower here: measured.)
-void start_row(float* dst, const float* src, float scale, std::size_t n) {
-  for (std::size_t j = 0; j < n; ++j) dst[j] = 0.0f + scale * src[j];
+// dst[j] = 0 + src[j]: the bits adding to a zeroed row gives (-0 becomes +0).
+// (Marking the pointers __restrict made repeated rows slower here: measured.)
+void start_row(float* dst, const float* src, std::size_t n) {
+  for (std::size_t j = 0; j < n; ++j) dst[j] = 0.0f + src[j];
 }
 
-void add_row(float* dst, const float* src, float scale, std::size_t n) {
-  for (std::size_t j = 0; j < n; ++j) dst[j] += scale * src[j];
+void add_row(float* dst, const float* src, std::size_t n) {
+  for (std::size_t j = 0; j < n; ++j) dst[j] += src[j];
 }
 
 constexpr std::int32_t kSkipped = std::numeric_limits<std::int32_t>::min();
@@ -26,17 +26,16 @@ constexpr std::int32_t kSkipped = std::numeric_limits<std::int32_t>::min();
 // Pass 2 of scatter_add for the slots in [first, last): each token's row is added to its
 // slot in token order. codes[t] is the token's slot, ~slot when it opens it, or kSkipped.
 void add_owned_rows(const std::int32_t* codes, std::size_t count, const float* values,
-                    float scale, std::size_t width, float* out, std::size_t first,
-                    std::size_t last) {
+                    std::size_t width, float* out, std::size_t first, std::size_t last) {
   for (std::size_t t = 0; t < count; ++t) {
     const std::int32_t code = codes[t];
     if (code == kSkipped) continue;
     const std::size_t slot = static_cast<std::size_t>(code < 0 ? ~code : code);
     if (slot < first || slot >= last) continue;
     if (code < 0) {  // the row's first contribution: 0 + src, as if added to zeros
-      start_row(out + slot * width, values + t * width, scale, width);
+      start_row(out + slot * width, values + t * width, width);
     } else {
-      add_row(out + slot * width, values + t * width, scale, width);
+      add_row(out + slot * width, values + t * width, width);
     }
   }
 }
@@ -62,12 +61,12 @@ float* RowSparseGrad::accumulate_row(std::int32_t row) {
 }
 
 void RowSparseGrad::scatter_add(const std::int32_t* rows, std::size_t count, const float* values,
-                                std::optional<std::int32_t> skip, float scale) {
+                                std::optional<std::int32_t> skip) {
   ensure_slot_index();
   // Pass 1, in token order: each token's slot; a token whose row is new opens the slot.
   slot_of_token_.resize(count);
   // slot_of_row_ holds V ints: fetch its entries ahead. Not made to depend on V, so a step
-  // executes the same instructions at any vocabulary size (DESIGN.md).
+  // executes the same instructions at any vocabulary size (docs/DESIGN.md).
   const bool ahead = prefetch::pays(count, 1);
   for (std::size_t t = 0; t < count; ++t) {
     if (ahead && t + 2 * prefetch::kDistance < count) {
@@ -93,7 +92,7 @@ void RowSparseGrad::scatter_add(const std::int32_t* rows, std::size_t count, con
   const std::int32_t* codes = slot_of_token_.data();
   float* out = values_.data();
   parallel::for_range(rows_.size(), count * width, [=](std::size_t first, std::size_t last) {
-    add_owned_rows(codes, count, values, scale, width, out, first, last);
+    add_owned_rows(codes, count, values, width, out, first, last);
   });
 }
 

@@ -60,14 +60,12 @@ class RowSparseGrad {
   // token ids correct.
   float* accumulate_row(std::int32_t row);
 
-  // row[rows[t]] += scale * values[t, :] for every t < count whose row is not `skip`
-  // (values is (count, D), rows trusted to lie in [0, V)). New rows are written, not zeroed
-  // then added; repeated rows sum in order of t. Each product is rounded before it is
-  // added (no fused multiply-add), so the bits equal scattering scale * values written out.
-  // With more than one thread, each owns a range of rows, so the sums are bit-identical for
-  // any thread count.
+  // row[rows[t]] += values[t, :] for every t < count whose row is not `skip` (values is
+  // (count, D), rows trusted to lie in [0, V)). New rows are written, not zeroed then
+  // added; repeated rows sum in order of t. With more than one thread, each owns a range
+  // of rows, so the sums are bit-identical for any thread count.
   void scatter_add(const std::int32_t* rows, std::size_t count, const float* values,
-                   std::optional<std::int32_t> skip = std::nullopt, float scale = 1.0f);
+                   std::optional<std::int32_t> skip = std::nullopt);
 
   // Sparse + sparse stays sparse: merges other's rows into this one (same V and D).
   void add(const RowSparseGrad& other);

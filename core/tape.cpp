@@ -1,22 +1,35 @@
 // Tape: recording and reverse replay.
 #include "core/tape.hpp"
 
+#include <algorithm>
 #include <ostream>
 #include <stdexcept>
 
-#include "core/detail/buffer_pool.hpp"
 #include "core/errors.hpp"
 
 namespace xgrad {
+namespace {
 
-Tape::~Tape() {
-  records_.clear();
-  buffer_pool::end_of_step();
+void require_gradient_flows(const Tensor& output) {
+  if (!output.requires_grad()) {
+    throw std::invalid_argument(
+        "Tape::backward: the output does not depend on any tensor that requires a gradient"
+        " (or was computed on an inference tape)");
+  }
 }
 
-void Tape::record(Record record) {
-  if (records_.capacity() == 0) records_.reserve(4);  // one small block for a short tape
-  records_.push_back(std::move(record));
+}  // namespace
+
+Tensor Tape::record(std::string op, std::vector<Tensor> inputs, Array output, Backward backward,
+                    std::function<std::string()> detail) {
+  const bool recorded = mode_ == Mode::training &&
+                        std::any_of(inputs.begin(), inputs.end(),
+                                    [](const Tensor& input) { return input.requires_grad(); });
+  Tensor result(std::move(output), recorded);
+  if (recorded) {
+    records_.push_back({std::move(op), std::move(inputs), result, std::move(backward), std::move(detail)});
+  }
+  return result;
 }
 
 void Tape::backward(const Tensor& loss) {
@@ -24,27 +37,32 @@ void Tape::backward(const Tensor& loss) {
     throw ShapeError("Tape::backward: the loss must hold one element, got shape " +
                      shape_string(loss.shape()) + "; pass a seed gradient for other outputs");
   }
-  if (!loss.requires_grad()) {
-    throw std::invalid_argument(
-        "Tape::backward: the output does not depend on any tensor that requires a gradient");
-  }
-  loss.mutable_grad().add_uniform(1.0f);  // d(loss)/d(loss) = 1
+  require_gradient_flows(loss);
+  Array one = Array::from_shape(loss.shape());
+  one.fill(1.0f);  // d(loss)/d(loss)
+  loss.mutable_grad().add(std::move(one));
   run_records();
 }
 
 void Tape::backward(const Tensor& output, const Array& seed) {
-  if (!output.requires_grad()) {
-    throw std::invalid_argument(
-        "Tape::backward: the output does not depend on any tensor that requires a gradient");
+  require_gradient_flows(output);
+  try {
+    output.mutable_grad().add(seed);
+  } catch (const ShapeError& e) {
+    throw ShapeError(std::string("Tape::backward (seed): ") + e.what());
   }
-  output.mutable_grad().add_dense(seed, "Tape::backward (seed)");
   run_records();
 }
 
 void Tape::run_records() {
   for (auto record = records_.rbegin(); record != records_.rend(); ++record) {
-    if (record->output.grad().empty()) continue;  // nothing flowed into this op
-    record->backward();
+    Gradient& grad = record->output.mutable_grad();
+    if (grad.empty()) continue;  // nothing flowed into this op
+    try {
+      record->backward(record->output.value(), grad.dense_buffer());
+    } catch (const ShapeError& e) {
+      throw ShapeError(record->op + " backward: " + e.what());
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 // Tape: the explicit record of the ops of one forward pass, replayed in reverse by
 // backward(). Parameters live outside the tape and outlive it; a new tape per training
-// step is the normal use. Not a graph optimiser: records run exactly as written.
+// step is the normal use. An inference tape records nothing, so evaluation and sampling
+// allocate no gradients. Not a graph optimiser: records run exactly as written.
 #pragma once
 
 #include <functional>
@@ -14,28 +15,47 @@ namespace xgrad {
 
 class Tape {
  public:
-  // One op as it ran: its name, inputs, output, and how to push the output's gradient
-  // back into the inputs (accumulating, never assigning).
+  enum class Mode {
+    training,   // ops whose inputs require a gradient are recorded
+    inference,  // nothing is recorded; every output requires no gradient
+  };
+
+  // An op's backward function: given the op's output value y and the gradient dy of the
+  // loss with respect to it (dense, y's shape), it adds each input's share into that
+  // input's gradient (accumulating, never assigning; see core/op.hpp).
+  using Backward = std::function<void(const Array& y, const Array& dy)>;
+
+  // One op as it ran.
   struct Record {
     std::string op;
     std::vector<Tensor> inputs;
     Tensor output;
-    std::function<void()> backward;
-    // Optional extra detail for printing, e.g. how many table rows a gather's gradient
-    // touches; empty when the op has nothing to add.
+    Backward backward;
+    // Extra detail for printing, e.g. how many table rows a gather's gradient touches;
+    // empty when the op has nothing to add.
     std::function<std::string()> detail;
   };
 
-  Tape() = default;
-  // Releases the records; their buffers go to core/buffer_pool.hpp for the next step.
-  ~Tape();
-  Tape(const Tape&) = default;
+  explicit Tape(Mode mode = Mode::training) : mode_(mode) {}
+  // One tape owns its records: copying one would replay the same backward twice.
+  Tape(const Tape&) = delete;
+  Tape& operator=(const Tape&) = delete;
   Tape(Tape&&) = default;
-  Tape& operator=(const Tape&) = default;
   Tape& operator=(Tape&&) = default;
 
-  // Appends a record. Ops call this; users rarely do.
-  void record(Record record);
+  Mode mode() const { return mode_; }
+
+  // Whether an op on these inputs will be recorded: a training tape and at least one input
+  // that requires a gradient. An op asks before computing what only its backward needs.
+  template <class... Tensors>
+  bool needs_gradient(const Tensors&... inputs) const {
+    return mode_ == Mode::training && (inputs.requires_grad() || ...);
+  }
+
+  // The op API's one call (core/op.hpp): returns a tensor holding `output` and, when any
+  // input requires a gradient on a training tape, records how to push its gradient back.
+  Tensor record(std::string op, std::vector<Tensor> inputs, Array output, Backward backward,
+                std::function<std::string()> detail = {});
 
   // Seeds d(loss)/d(loss) = 1 and runs every record in reverse. `loss` must hold exactly
   // one element and be the output of a record on this tape (or a parameter).
@@ -49,6 +69,7 @@ class Tape {
 
  private:
   void run_records();
+  Mode mode_;
   std::vector<Record> records_;
 };
 

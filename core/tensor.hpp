@@ -35,12 +35,6 @@ class Tensor {
 
   const Gradient& grad() const;
   Gradient& mutable_grad() const;
-  // grad += factor * value, left unwritten while the gradient held nothing (what
-  // mean_square passes back: 2 x / n). Readers that take rows of the value times a factor
-  // (embedding backward, via Gradient::scaled_value) read the value itself, so a
-  // squared-error loss on gathered rows writes no (T, D) gradient; anything else writes it
-  // out on first read, and mutable_value() writes it out before the value can change.
-  void add_scaled_value_to_grad(float factor, const char* op) const;
   bool requires_grad() const;
   const std::string& name() const;
 
@@ -48,15 +42,7 @@ class Tensor {
   bool same_node(const Tensor& other) const { return node_ == other.node_; }
 
  private:
-  struct Node {
-    Node(Array&& v, Shape&& shape, bool rg, std::string&& n)
-        : value(std::move(v)), grad(std::move(shape)), requires_grad(rg), name(std::move(n)) {}
-    ~Node();  // hands the gradient's and the value's buffers to core/buffer_pool.hpp
-    Array value;
-    Gradient grad;
-    bool requires_grad = false;
-    std::string name;
-  };
+  struct Node;
   Node& node() const;
   std::shared_ptr<Node> node_;
 };

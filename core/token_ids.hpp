@@ -1,11 +1,13 @@
 // TokenIds: integer token ids, checked once at the boundary so inner loops can trust them.
-// Construction checks the ids are integers that fit in int32; check_range(V, who) checks
-// 0 <= id < V where V is known (Embed, cross-entropy targets). Flax instead wraps negative
-// ids and returns NaN rows for ids >= V; xgrad refuses both.
+// Construction checks the ids are integers that fit in int32 and that the shape holds
+// them; check_range(V, who) checks 0 <= id < V where V is known (the gather, cross-entropy
+// targets). Flax instead wraps negative ids and returns NaN rows for ids >= V; xgrad
+// refuses both. Copies share the ids (an op's backward keeps them without copying).
 #pragma once
 
 #include <cstdint>
 #include <initializer_list>
+#include <memory>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -21,8 +23,8 @@ class TokenIds {
   // 1-D ids, e.g. TokenIds{0, 2, 1}.
   TokenIds(std::initializer_list<std::int64_t> ids);
 
-  // Ids of any shape, row-major; an empty shape means 1-D. Throws InvalidTokenId for a
-  // value outside int32 and ShapeError when the shape does not hold ids.size() elements.
+  // Ids of any shape, row-major; an empty shape means 1-D. Throws ShapeError when the
+  // shape does not hold ids.size() elements and InvalidTokenId for a value outside int32.
   explicit TokenIds(const std::vector<std::int64_t>& ids, Shape shape = {});
 
   // Float ids (as the Flax page's harness ships them): accepted only when finite and
@@ -41,18 +43,21 @@ class TokenIds {
   // are no ids. O(1) when the ids are valid.
   void check_range(std::size_t vocab_size, const std::string& who) const;
 
-  const std::int32_t* data() const { return ids_.data(); }
-  const std::vector<std::int32_t>& values() const { return ids_; }
-  std::size_t size() const { return ids_.size(); }
+  const std::int32_t* data() const { return ids_->data(); }
+  const std::vector<std::int32_t>& values() const { return *ids_; }
+  std::size_t size() const { return ids_->size(); }
   const Shape& shape() const { return shape_; }
-  std::int32_t operator[](std::size_t i) const { return ids_[i]; }
+  std::int32_t operator[](std::size_t i) const { return (*ids_)[i]; }
 
   // "3" for 1-D ids, "(1, 2)" for a 2-D position: how messages name a position.
   std::string position_string(std::size_t flat_index) const;
 
  private:
-  void set_shape(Shape shape);
-  std::vector<std::int32_t> ids_;
+  // The shape the ids will have, checked against their count before anything else.
+  static Shape checked_shape(Shape shape, std::size_t count);
+  void set_ids(std::vector<std::int32_t> ids);
+  std::shared_ptr<const std::vector<std::int32_t>> ids_ =
+      std::make_shared<const std::vector<std::int32_t>>();
   Shape shape_{0};
   std::int32_t min_id_ = 0;
   std::int32_t max_id_ = -1;

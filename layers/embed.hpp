@@ -32,7 +32,7 @@ class Embed {
         EmbedOptions options = {});
 
   // ids (T,) -> (T, D); ids (B, T) -> (B, T, D). Throws TokenIdOutOfRange (naming the
-  // position, the id and V) before touching anything.
+  // table, the position, the id and V) before touching anything.
   Tensor operator()(Tape& tape, const TokenIds& ids) const;
 
   // query (..., D) @ embedding^T -> (..., V): logits against every token, for weight

@@ -1,5 +1,5 @@
-// The buffer cache: exact-size matches, most recently released first (its pages are the
-// likeliest to be in cache), under one spin lock.
+// The buffer cache: a list of released arrays under one mutex, searched from the most
+// recently released end.
 #include "core/detail/buffer_pool.hpp"
 
 #include <mutex>
@@ -9,15 +9,9 @@
 namespace xgrad::buffer_pool {
 namespace {
 
-struct Entry {
-  Array array;
-  unsigned long released_in;  // the step count when it was released
-};
-
 struct Cache {
-  SpinLock mutex;
-  std::vector<Entry> entries;
-  unsigned long step = 0;
+  std::mutex mutex;
+  std::vector<Array> entries;  // oldest first
   std::size_t bytes = 0;
 };
 
@@ -27,74 +21,60 @@ Cache& cache() {
   return *instance;
 }
 
-// Moves a cached array of n floats into `out` and returns true, if there is one.
-bool take_cached(std::size_t n, Array& out) {
-  if (n < kMinPooledFloats) return false;
-  Cache& c = cache();
-  std::lock_guard<SpinLock> lock(c.mutex);
-  for (std::size_t i = c.entries.size(); i-- > 0;) {
-    if (c.entries[i].array.size() != n) continue;
-    out = std::move(c.entries[i].array);
-    c.entries.erase(c.entries.begin() + static_cast<std::ptrdiff_t>(i));
-    c.bytes -= n * sizeof(float);
-    return true;
-  }
-  return false;
-}
-
-template <class S>
-Array take_shaped(const S& shape) {
-  std::size_t n = 1;
-  for (std::size_t extent : shape) n *= extent;
-  Array found = Array::from_shape(Array::shape_type{0});  // allocates nothing
-  if (!take_cached(n, found)) return Array::from_shape(shape);
-  found.reshape(shape);
-  return found;
-}
+Array empty_array() { return Array::from_shape(Array::shape_type{0}); }  // allocates nothing
 
 }  // namespace
 
-Array take(const Shape& shape) { return take_shaped(shape); }
-Array take_shape(const Array::shape_type& shape) { return take_shaped(shape); }
-Array take_like(const Array& like) { return take_shaped(like.shape()); }
-
-void give_back(Array& array) {
-  if (array.size() < kMinPooledFloats) return;
-  Cache& c = cache();
-  std::lock_guard<SpinLock> lock(c.mutex);
-  c.bytes += array.size() * sizeof(float);
-  c.entries.push_back({std::move(array), c.step});
-}
-
-void end_of_step() {
-  std::vector<Entry> stale;  // freed after the lock is released
-  Cache& c = cache();
-  std::lock_guard<SpinLock> lock(c.mutex);
-  ++c.step;
-  std::size_t kept = 0;
-  for (Entry& e : c.entries) {
-    if (e.released_in + 2 < c.step) {
-      c.bytes -= e.array.size() * sizeof(float);
-      stale.push_back(std::move(e));
-    } else {
-      if (&c.entries[kept] != &e) c.entries[kept] = std::move(e);
-      ++kept;
+Array take(const Shape& shape) {
+  const std::size_t n = element_count(shape);
+  if (n >= kMinPooledFloats) {
+    Cache& c = cache();
+    std::lock_guard<std::mutex> lock(c.mutex);
+    for (std::size_t i = c.entries.size(); i-- > 0;) {
+      if (c.entries[i].size() != n) continue;
+      Array found = std::move(c.entries[i]);
+      c.entries.erase(c.entries.begin() + static_cast<std::ptrdiff_t>(i));
+      c.bytes -= n * sizeof(float);
+      found.reshape(shape);
+      return found;
     }
   }
-  c.entries.erase(c.entries.begin() + static_cast<std::ptrdiff_t>(kept), c.entries.end());
+  return Array::from_shape(shape);
+}
+
+void give_back(Array& array) {
+  const std::size_t n = array.size();
+  if (n < kMinPooledFloats) return;
+  Array evicted = empty_array();  // freed after the lock is released
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mutex);
+  std::size_t same_size = 0, oldest = 0;
+  for (std::size_t i = c.entries.size(); i-- > 0;) {
+    if (c.entries[i].size() != n) continue;
+    ++same_size;
+    oldest = i;
+  }
+  if (same_size >= kMaxBuffersPerSize) {
+    evicted = std::move(c.entries[oldest]);
+    c.entries.erase(c.entries.begin() + static_cast<std::ptrdiff_t>(oldest));
+    c.bytes -= n * sizeof(float);
+  }
+  c.entries.push_back(std::move(array));
+  c.bytes += n * sizeof(float);
+  array = empty_array();
 }
 
 void release_all() {
-  std::vector<Entry> all;
+  std::vector<Array> all;  // freed after the lock is released
   Cache& c = cache();
-  std::lock_guard<SpinLock> lock(c.mutex);
+  std::lock_guard<std::mutex> lock(c.mutex);
   all.swap(c.entries);
   c.bytes = 0;
 }
 
 std::size_t cached_bytes() {
   Cache& c = cache();
-  std::lock_guard<SpinLock> lock(c.mutex);
+  std::lock_guard<std::mutex> lock(c.mutex);
   return c.bytes;
 }
 

@@ -1,11 +1,10 @@
-// Fused softmax cross-entropy over integer targets, mean over tokens.
+// Softmax cross-entropy over integer targets, mean over tokens.
 // Shapes: logits (..., V) flattened to Z (T, V); targets (...) with T ids in [0, V).
-// The forward pass writes the logits' gradient for an upstream gradient of 1, so the
-// usual backward (from tape.backward(loss)) takes that buffer over without touching it.
+// The forward pass keeps each row's maximum and exp-sum (O(T)) when it records; the
+// backward pass computes the logits' gradient from them.
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <memory>
 #include <vector>
 
 #pragma GCC diagnostic push
@@ -14,13 +13,11 @@
 #include <xsimd/xsimd.hpp>
 #pragma GCC diagnostic pop
 
+#include "core/detail/parallel.hpp"
+#include "core/op.hpp"
 #include "core/ops.hpp"
-#include "core/ops/op_support.hpp"
 
 namespace xgrad {
-
-using namespace ops_support;
-
 namespace {
 
 using Batch = xsimd::batch<float>;
@@ -40,43 +37,36 @@ float row_max(const float* z, std::size_t n) {
   return m;
 }
 
-// sum_v exp(z[v] - m), writing each exp to e[v] when e is not null.
-float exp_sum(const float* z, float m, float* e, std::size_t n) {
+// sum_v exp(z[v] - m).
+float exp_sum(const float* z, float m, std::size_t n) {
   Batch lanes(0.0f);
   const Batch shift(m);
   std::size_t v = 0;
-  for (; v + kLanes <= n; v += kLanes) {
-    const Batch x = xsimd::exp(Batch::load_unaligned(z + v) - shift);
-    if (e) x.store_unaligned(e + v);
-    lanes += x;
-  }
+  for (; v + kLanes <= n; v += kLanes) lanes += xsimd::exp(Batch::load_unaligned(z + v) - shift);
   float s = xsimd::hadd(lanes);
-  for (; v < n; ++v) {
-    const float x = std::exp(z[v] - m);
-    if (e) e[v] = x;
-    s += x;
-  }
+  for (; v < n; ++v) s += std::exp(z[v] - m);
   return s;
 }
 
-// Row t of dZ for an upstream gradient of 1: (softmax(z_t) - onehot(target_t)) / T, from
-// the row's maximum m and scale = 1 / (T * sum exp(z_t - m)).
-void gradient_row(const float* z, float m, float scale, std::int32_t target, float inv_tokens,
-                  float* dz, std::size_t n) {
-  exp_sum(z, m, dz, n);
-  for (std::size_t v = 0; v < n; ++v) dz[v] *= scale;
-  dz[target] -= inv_tokens;
-}
-
-// The forward pass's dZ buffer, shared by the backward closure: given to the logits'
-// gradient by the first backward, or back to the pool when the closure dies.
-struct Scratch {
-  Array array = Array::from_shape(Array::shape_type{0});  // no allocation until used
-  bool held = false;
-  ~Scratch() {
-    if (held) buffer_pool::give_back(array);
+// dz[v] (+)= scale * exp(z[v] - m), then dz[target] -= upstream / T: row t of
+// dL/dZ = upstream / T * (softmax(z_t) - onehot(target_t)), with scale = upstream / (T * s_t).
+// `add` says whether dz already holds a gradient to add to.
+void gradient_row(const float* z, float m, float scale, std::int32_t target, float upstream_per_token,
+                  float* dz, std::size_t n, bool add) {
+  const Batch shift(m);
+  const Batch factor(scale);
+  std::size_t v = 0;
+  for (; v + kLanes <= n; v += kLanes) {
+    Batch g = factor * xsimd::exp(Batch::load_unaligned(z + v) - shift);
+    if (add) g += Batch::load_unaligned(dz + v);
+    g.store_unaligned(dz + v);
   }
-};
+  for (; v < n; ++v) {
+    const float g = scale * std::exp(z[v] - m);
+    dz[v] = add ? dz[v] + g : g;
+  }
+  dz[target] -= upstream_per_token;
+}
 
 }  // namespace
 
@@ -93,69 +83,48 @@ Tensor softmax_cross_entropy(Tape& tape, const Tensor& logits, const TokenIds& t
   const std::size_t vocab = ls.back();
   const std::size_t tokens = targets.size();
   targets.check_range(vocab, "softmax_cross_entropy");
-  const bool needs_grad = logits.requires_grad();
+  const bool keep_rows = tape.needs_gradient(logits);
 
   // loss_t = logsumexp(z_t) - z_t[target], logsumexp = m + log(sum exp(z - m)), m = max z_t.
-  auto dz = std::make_shared<Scratch>();
-  if (needs_grad) {
-    dz->array = new_array(ls);
-    dz->held = true;
-  }
-  std::vector<float> row_max_of(tokens), scale_of(tokens);
+  std::vector<float> row_max_of(keep_rows ? tokens : 0), exp_sum_of(keep_rows ? tokens : 0);
   std::vector<double> row_loss(tokens);
-  const float inv_tokens = 1.0f / static_cast<float>(tokens);
   const float* z = logits.value().data();
   const std::int32_t* target = targets.data();
-  float* d = needs_grad ? dz->array.data() : nullptr;
   parallel::for_range(tokens, 4 * tokens * vocab, [&](std::size_t first, std::size_t last) {
     for (std::size_t t = first; t < last; ++t) {
       const float* row = z + t * vocab;
       const float m = row_max(row, vocab);
-      float* drow = d ? d + t * vocab : nullptr;
-      const float s = exp_sum(row, m, drow, vocab);
+      const float s = exp_sum(row, m, vocab);
       row_loss[t] = static_cast<double>(m + std::log(s)) - row[target[t]];
-      const float scale = inv_tokens / s;
+      if (!keep_rows) continue;
       row_max_of[t] = m;
-      scale_of[t] = scale;
-      if (!drow) continue;
-      for (std::size_t v = 0; v < vocab; ++v) drow[v] *= scale;
-      drow[target[t]] -= inv_tokens;
+      exp_sum_of[t] = s;
     }
   });
   double total = 0.0;
   for (double l : row_loss) total += l;
-  Array out = new_array(Shape{});
+  Array out = Array::from_shape(Array::shape_type{});
   out() = static_cast<float>(total / static_cast<double>(tokens));
-  Tensor output = make_output(std::move(out), needs_grad);
-  if (!output.requires_grad()) return output;
 
-  // dZ[t, v] += dL * (softmax(z_t)[v] - [v == target_t]) / T: the buffer above times dL.
-  // Taken over as the gradient when that is empty and dL is 1; rebuilt if taken already
-  // (a second backward over the same tape).
-  auto backward = [logits, output, dz, ids = IdsCopy(targets), row_max_of = std::move(row_max_of),
-                   scale_of = std::move(scale_of), vocab, inv_tokens] {
-    const float upstream = scalar_output_grad(output);
-    if (!dz->held) {
-      dz->array = new_array(logits.shape());
-      dz->held = true;
-      const float* z = logits.value().data();
-      float* d = dz->array.data();
-      parallel::for_range(ids.size(), 4 * ids.size() * vocab, [&](std::size_t first, std::size_t last) {
-        for (std::size_t t = first; t < last; ++t) {
-          gradient_row(z + t * vocab, row_max_of[t], scale_of[t], ids[t], inv_tokens, d + t * vocab, vocab);
-        }
-      });
-    }
-    if (upstream == 1.0f && logits.grad().empty()) {
-      dz->held = false;
-      logits.mutable_grad().adopt_dense(std::move(dz->array), "softmax_cross_entropy");
-      return;
-    }
-    const float* d = dz->array.data();
-    accumulate(logits, [&](std::size_t i) { return upstream * d[i]; });
+  // dZ[t, v] += dL / T * (softmax(z_t)[v] - [v == target_t]), one pass over Z.
+  auto backward = [logits, targets, row_max_of = std::move(row_max_of),
+                   exp_sum_of = std::move(exp_sum_of), vocab](const Array&, const Array& dy) {
+    const std::size_t tokens = targets.size();
+    const float upstream_per_token = dy() / static_cast<float>(tokens);
+    Gradient& grad = logits.mutable_grad();
+    const bool add = !grad.empty();
+    Array fresh = add ? Array::from_shape(Array::shape_type{0}) : uninitialized_array(logits.shape());
+    float* d = add ? grad.dense_buffer().data() : fresh.data();
+    const float* z = logits.value().data();
+    parallel::for_range(tokens, 4 * tokens * vocab, [&](std::size_t first, std::size_t last) {
+      for (std::size_t t = first; t < last; ++t) {
+        gradient_row(z + t * vocab, row_max_of[t], upstream_per_token / exp_sum_of[t],
+                     targets[t], upstream_per_token, d + t * vocab, vocab, add);
+      }
+    });
+    if (!add) grad.add(std::move(fresh));
   };
-  tape.record({"softmax_cross_entropy", {logits}, output, std::move(backward), {}});
-  return output;
+  return tape.record("softmax_cross_entropy", {logits}, std::move(out), std::move(backward));
 }
 
 }  // namespace xgrad

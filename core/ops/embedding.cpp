@@ -6,23 +6,20 @@
 #include <xsimd/xsimd.hpp>
 #pragma GCC diagnostic pop
 
-#include "core/ops.hpp"
-#include "core/ops/op_support.hpp"
+#include "core/detail/parallel.hpp"
 #include "core/detail/prefetch.hpp"
+#include "core/op.hpp"
+#include "core/ops.hpp"
 
 namespace xgrad {
-
-using namespace ops_support;
-
 namespace {
 
 using Batch = xsimd::batch<float>;
 
 // dst[j] = src[j] for j < n, eight vectors at a time: all loads, then all stores, so a
-// 256 B row (D=64) moves in one go as in glibc's memcpy (four at a time was ~30% slower
-// there). Inlined instead of a memcpy call per row: as fast for 256 B - 1 KB rows here,
-// and its instructions do not depend on where the row lies (glibc's memcpy picks paths by
-// address, which callgrind sees as V).
+// 256 B row (D=64) moves in one go as in glibc's memcpy. Inlined instead of a memcpy call
+// per row: its instructions do not depend on where the row lies (glibc's memcpy picks
+// paths by address, which callgrind would see as a dependence on V).
 void copy_row(float* __restrict dst, const float* __restrict src, std::size_t n) {
   constexpr std::size_t k = Batch::size;
   std::size_t j = 0;
@@ -50,21 +47,19 @@ void gather_rows(const float* table, std::size_t width, const std::int32_t* ids,
 
 }  // namespace
 
-
 Tensor embedding_lookup(Tape& tape, const Tensor& table, const TokenIds& ids,
                         std::optional<std::int32_t> padding_idx) {
-  const auto& table_shape = table.value().shape();
-  if (table_shape.size() != 2) {
-    require_shape(false, "embedding_lookup", "the table must be (V, D)", table.shape());
-  }
+  const Shape table_shape = table.shape();
+  require_shape(table_shape.size() == 2, "embedding_lookup", "the table must be (V, D)", table_shape);
   const std::size_t vocab = table_shape[0];
   const std::size_t width = table_shape[1];
-  ids.check_range(vocab, "embedding_lookup");
+  ids.check_range(vocab, table.name().empty() ? "embedding_lookup"
+                                              : "embedding_lookup of " + table.name());
 
   // Y[t, :] = W[ids[t], :], one contiguous row copy per token.
-  Array::shape_type out_shape(ids.shape().begin(), ids.shape().end());  // inline, no malloc
+  Shape out_shape = ids.shape();
   out_shape.push_back(width);
-  Array out = new_array(out_shape);
+  Array out = uninitialized_array(out_shape);
   const float* rows = table.value().data();
   const std::int32_t* id = ids.data();
   float* y = out.data();
@@ -72,24 +67,14 @@ Tensor embedding_lookup(Tape& tape, const Tensor& table, const TokenIds& ids,
   parallel::for_range(ids.size(), ids.size() * width, [=](std::size_t first, std::size_t last) {
     gather_rows(rows, width, id, first, last, y, ahead);
   });
-  Tensor output = make_output(std::move(out), table.requires_grad());
-  if (!table.requires_grad()) return output;
 
-  // dW[ids[t], :] += dY[t, :]: an explicit loop over tokens, so repeated ids accumulate
-  // (Gradient::scatter_add_rows keeps the gradient row-sparse).
-  // A pending scaled dY (from mean_square) is read as factor * Y: no (T, D) buffer.
-  auto backward = [table, output, ids = IdsCopy(ids), padding_idx] {
-    Gradient& grad = table.mutable_grad();
-    if (auto scaled = output.grad().scaled_value()) {
-      grad.scatter_add_rows(ids.data(), ids.size(), scaled->source, padding_idx, scaled->factor);
-    } else {
-      grad.scatter_add_rows(ids.data(), ids.size(), output_grad(output), padding_idx);
-    }
+  // dW[ids[t], :] += dY[t, :]: an explicit loop over tokens, so repeated ids sum, into a
+  // row-sparse gradient. The closure shares the ids (a TokenIds copy is a pointer copy).
+  auto backward = [table, ids, padding_idx](const Array&, const Array& dy) {
+    table.mutable_grad().scatter_add_rows(ids.data(), ids.size(), dy.data(), padding_idx);
   };
-  // The record keeps `table` alive, so its gradient's address is stable; capturing the
-  // pointer keeps this closure small enough for std::function to store it inline.
-  auto detail = [grad = &table.grad(), vocab] {
-    const Gradient& g = *grad;
+  auto detail = [table, vocab] {
+    const Gradient& g = table.grad();
     if (g.kind() == Gradient::Kind::row_sparse) {
       return "table gradient touches " + std::to_string(g.row_sparse().rows().size()) + " of " +
              std::to_string(vocab) + " rows";
@@ -97,8 +82,8 @@ Tensor embedding_lookup(Tape& tape, const Tensor& table, const TokenIds& ids,
     return std::string(g.kind() == Gradient::Kind::dense ? "table gradient is dense"
                                                          : "table gradient is empty");
   };
-  tape.record({"embedding_lookup", {table}, output, std::move(backward), std::move(detail)});
-  return output;
+  return tape.record("embedding_lookup", {table}, std::move(out), std::move(backward),
+                     std::move(detail));
 }
 
 }  // namespace xgrad

@@ -6,15 +6,12 @@
 #include <algorithm>
 #include <limits>
 
-#include "core/ops.hpp"
-#include "core/detail/parallel.hpp"
 #include "core/detail/gemm_blocks.hpp"
-#include "core/ops/op_support.hpp"
+#include "core/detail/parallel.hpp"
+#include "core/op.hpp"
+#include "core/ops.hpp"
 
 namespace xgrad {
-
-using namespace ops_support;
-
 namespace {
 
 // C (M, N) = op(A) @ op(B) + beta * C on row-major buffers; op(A) is (M, K), op(B) is (K, N).
@@ -106,35 +103,43 @@ ProductShape product_shape(const char* op, const Tensor& x, const Tensor& w, boo
   return p;
 }
 
+// grad(target) += op(A) @ op(B) through gemm: into a fresh array (beta = 0) that becomes
+// the gradient when it held nothing, else straight into it (beta = 1).
+void accumulate_product(const Tensor& target, const float* a, std::size_t a_rows,
+                        std::size_t a_cols, bool transpose_a, const float* b, std::size_t b_rows,
+                        std::size_t b_cols, bool transpose_b) {
+  if (!target.requires_grad()) return;
+  Gradient& grad = target.mutable_grad();
+  if (grad.empty()) {
+    Array fresh = uninitialized_array(target.shape());
+    gemm(a, a_rows, a_cols, transpose_a, b, b_rows, b_cols, transpose_b, fresh.data(), 0.0f);
+    grad.add(std::move(fresh));
+  } else {
+    gemm(a, a_rows, a_cols, transpose_a, b, b_rows, b_cols, transpose_b,
+         grad.dense_buffer().data(), 1.0f);
+  }
+}
+
 Tensor product(Tape& tape, const char* op, const Tensor& x, const Tensor& w, bool transpose_w) {
   const ProductShape p = product_shape(op, x, w, transpose_w);
   const Shape ws = w.shape();
-  Array out = new_array(p.out);
+  Array out = uninitialized_array(p.out);
   gemm(x.value().data(), p.rows, p.inner, false, w.value().data(), ws[0], ws[1], transpose_w,
        out.data(), 0.0f);
-  Tensor output = make_output(std::move(out), x.requires_grad() || w.requires_grad());
-  if (!output.requires_grad()) return output;
 
-  auto backward = [x, w, output, p, ws, transpose_w] {
-    const float* dout = output_grad(output);
-    if (x.requires_grad()) {
-      // dX (M, K) += dY (M, N) @ W^T, or @ W when W is stored (N, K).
-      float* dx = x.mutable_grad().dense_for_accumulate().data();
-      gemm(dout, p.rows, p.cols, false, w.value().data(), ws[0], ws[1], !transpose_w, dx, 1.0f);
-    }
-    if (w.requires_grad()) {
-      float* dw = w.mutable_grad().dense_for_accumulate().data();
-      if (transpose_w) {
-        // dW (N, K) += dY^T @ X
-        gemm(dout, p.rows, p.cols, true, x.value().data(), p.rows, p.inner, false, dw, 1.0f);
-      } else {
-        // dW (K, N) += X^T @ dY
-        gemm(x.value().data(), p.rows, p.inner, true, dout, p.rows, p.cols, false, dw, 1.0f);
-      }
+  auto backward = [x, w, p, ws, transpose_w](const Array&, const Array& dy) {
+    // dX (M, K) += dY (M, N) @ W^T, or @ W when W is stored (N, K).
+    accumulate_product(x, dy.data(), p.rows, p.cols, false, w.value().data(), ws[0], ws[1],
+                       !transpose_w);
+    if (transpose_w) {  // dW (N, K) += dY^T @ X
+      accumulate_product(w, dy.data(), p.rows, p.cols, true, x.value().data(), p.rows, p.inner,
+                         false);
+    } else {  // dW (K, N) += X^T @ dY
+      accumulate_product(w, x.value().data(), p.rows, p.inner, true, dy.data(), p.rows, p.cols,
+                         false);
     }
   };
-  tape.record({op, {x, w}, output, std::move(backward), {}});
-  return output;
+  return tape.record(op, {x, w}, std::move(out), std::move(backward));
 }
 
 }  // namespace

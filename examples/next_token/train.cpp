@@ -42,7 +42,7 @@ double evaluate(const Model& model, const std::vector<std::int32_t>& tokens, con
       for (std::size_t c = 0; c < context; ++c) contexts[b * context + c] = tokens[target - context + c];
       targets[b] = tokens[target];
     }
-    Tape tape;  // recorded and dropped: evaluation never runs backward
+    Tape tape(Tape::Mode::inference);  // evaluation records nothing and allocates no gradients
     const Tensor loss = softmax_cross_entropy(tape, model.logits(tape, TokenIds(contexts, {count, context})),
                                               TokenIds(targets));
     total += static_cast<double>(loss.value()()) * static_cast<double>(count);
@@ -138,7 +138,7 @@ std::vector<std::int32_t> generate(const Model& model, const std::vector<std::in
   std::vector<double> weights(vocab);
   for (std::size_t k = 0; k < length; ++k) {
     std::copy(ids.end() - static_cast<std::ptrdiff_t>(context), ids.end(), window.begin());
-    Tape tape;
+    Tape tape(Tape::Mode::inference);
     const Tensor logits = model.logits(tape, TokenIds(window, {1, context}));
     const float* z = logits.value().data();
     const std::size_t best = static_cast<std::size_t>(std::max_element(z, z + vocab) - z);

@@ -62,17 +62,17 @@ TEST_CASE("A fractional id is rejected and nothing changes", "[bad_input]") {
 }
 
 TEST_CASE("A negative id is rejected and nothing changes", "[bad_input]") {
-  check_rejected_without_change({0, -1, 1}, "Embed: token id -1 at position 1 is out of range [0, 5)");
+  check_rejected_without_change({0, -1, 1}, "embedding_lookup of embed.embedding: token id -1 at position 1 is out of range [0, 5)");
 }
 
 TEST_CASE("Id V is rejected and nothing changes", "[bad_input]") {
-  check_rejected_without_change({0, 1, 5}, "Embed: token id 5 at position 2 is out of range [0, 5)");
+  check_rejected_without_change({0, 1, 5}, "embedding_lookup of embed.embedding: token id 5 at position 2 is out of range [0, 5)");
 }
 
 TEST_CASE("An empty id list is rejected and nothing changes", "[bad_input]") {
   Model model;
   const std::vector<Array> before = model.snapshot();
-  CHECK_THROWS_WITH(model.step({}, {}), Contains("Embed: the id list is empty"));
+  CHECK_THROWS_WITH(model.step({}, {}), Contains("embedding_lookup of embed.embedding: the id list is empty"));
   CHECK(bit_equal(before[0], model.snapshot()[0]));
 }
 

@@ -1,0 +1,65 @@
+// How to write an op, inside xgrad or in your own code (docs/writing-an-op.md walks
+// through one). An op is a function of a Tape and input Tensors that
+//   1. checks its inputs' shapes (require_shape / require_same_shape: a ShapeError that
+//      names the op and the shapes),
+//   2. computes its output value into an Array (from uninitialized_array, so that a
+//      training loop reuses the buffers of the step before),
+//   3. returns tape.record(name, inputs, output, backward): backward(y, dy) receives the
+//      output value and its gradient and adds each input's share with accumulate_grad.
+// For example, tanh:
+//
+//   Tensor my_tanh(Tape& tape, const Tensor& x) {
+//     Array y = uninitialized_array(x.shape());
+//     xt::noalias(y) = xt::tanh(x.value());
+//     return tape.record("my_tanh", {x}, std::move(y), [x](const Array& y, const Array& dy) {
+//       accumulate_grad(x, dy * (1.0f - y * y));  // dx += dy * (1 - tanh(x)^2)
+//     });
+//   }
+//
+// The tape skips the backward function, and stores nothing, when no input requires a
+// gradient or the tape is an inference tape (Tape::needs_gradient says so in advance).
+#pragma once
+
+#include <algorithm>
+#include <string>
+
+#include "core/array.hpp"
+#include "core/errors.hpp"
+#include "core/tape.hpp"
+#include "core/tensor.hpp"
+
+namespace xgrad {
+
+// Throws ShapeError "<op>: <what> (got <shape>)" unless ok.
+void require_shape(bool ok, const char* op, const std::string& what, const Shape& got);
+
+// Throws ShapeError "<op>: shapes differ: <a> vs <b>" unless a and b have one shape.
+void require_same_shape(const char* op, const Tensor& a, const Tensor& b);
+
+// grad(x) += contribution, for an op's backward. Does nothing when x requires no
+// gradient. `contribution` is an Array or any xtensor expression of exactly x's shape (no
+// implicit broadcasting); it is evaluated once, straight into x's gradient. The first
+// contribution to an empty gradient is written into a fresh array that becomes the
+// gradient, so no zero-filling pass is made. (An array the op has filled itself can be
+// handed over with x.mutable_grad().add(std::move(array)), which does the same.)
+template <class E>
+void accumulate_grad(const Tensor& x, const E& contribution) {
+  if (!x.requires_grad()) return;
+  const auto& shape = contribution.shape();
+  const Shape xs = x.shape();
+  if (shape.size() != xs.size() || !std::equal(xs.begin(), xs.end(), shape.begin())) {
+    throw ShapeError("the gradient contribution for '" + x.name() + "' has shape " +
+                     shape_string(Shape(shape.begin(), shape.end())) + ", its value " +
+                     shape_string(xs));
+  }
+  Gradient& grad = x.mutable_grad();
+  if (grad.empty()) {
+    Array fresh = uninitialized_array(xs);
+    xt::noalias(fresh) = contribution;
+    grad.add(std::move(fresh));
+  } else {
+    xt::noalias(grad.dense_buffer()) += contribution;
+  }
+}
+
+}  // namespace xgrad
