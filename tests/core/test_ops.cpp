@@ -191,3 +191,13 @@ TEST_CASE("mean_square gives the loss and gradient of mean(mul(x, x))", "[core][
   const Array db = b.grad().to_dense();
   for (std::size_t i = 0; i < da.size(); ++i) CHECK(da.data()[i] == Approx(db.data()[i]).epsilon(1e-6));
 }
+
+TEST_CASE("softmax_cross_entropy writes the logits' gradient only in backward",
+          "[core][ops][cross_entropy]") {
+  const Tensor logits = param({3, 4}, 31);
+  Tape tape;
+  const Tensor loss = softmax_cross_entropy(tape, logits, TokenIds{1, 0, 3});
+  CHECK(logits.grad().empty());
+  tape.backward(loss);
+  CHECK(logits.grad().kind() == Gradient::Kind::dense);
+}

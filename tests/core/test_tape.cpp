@@ -70,3 +70,57 @@ TEST_CASE("A printed tape shows op, shapes, gradient norm and rows touched", "[c
   CHECK_THAT(printed.str(), Contains("table gradient touches 2 of 5000 rows"));
   CHECK_THAT(printed.str(), Contains("1: sum (3, 4) -> ()  |grad| = 1"));
 }
+
+TEST_CASE("A tape can be moved but not copied", "[core][tape]") {
+  STATIC_REQUIRE_FALSE(std::is_copy_constructible_v<Tape>);
+  STATIC_REQUIRE_FALSE(std::is_copy_assignable_v<Tape>);
+  Tape tape;
+  const Tensor x = Tensor::parameter(Array{1.0f, 2.0f}, "x");
+  const Tensor y = sum(tape, x);
+  Tape moved = std::move(tape);
+  REQUIRE(moved.size() == 1);
+  moved.backward(y);
+  CHECK((x.grad().dense() == Array{1.0f, 1.0f}));
+}
+
+TEST_CASE("An inference tape records nothing, even for inputs that require a gradient",
+          "[core][tape]") {
+  Tape tape(Tape::Mode::inference);
+  const Tensor table = Tensor::parameter(testing::hashed_values({10, 4}), "table");
+  const Tensor w = Tensor::parameter(testing::hashed_values({4, 10}, 1), "w");
+  const Tensor loss =
+      softmax_cross_entropy(tape, matmul(tape, embedding_lookup(tape, table, TokenIds{1, 3}), w),
+                            TokenIds{3, 1});
+  CHECK(tape.size() == 0);
+  CHECK_FALSE(loss.requires_grad());
+  CHECK(std::isfinite(loss.value()()));
+  CHECK_THROWS_AS(tape.backward(loss), std::invalid_argument);
+  CHECK(table.grad().empty());
+  CHECK(w.grad().empty());
+}
+
+TEST_CASE("An inference tape computes the same values as a training tape", "[core][tape]") {
+  const Tensor table = Tensor::parameter(testing::hashed_values({10, 4}), "table");
+  const Tensor w = Tensor::parameter(testing::hashed_values({4, 10}, 1), "w");
+  auto loss_on = [&](Tape& tape) {
+    const Tensor logits = matmul(tape, tanh(tape, embedding_lookup(tape, table, TokenIds{1, 3, 1})), w);
+    return softmax_cross_entropy(tape, logits, TokenIds{3, 1, 0}).value()();
+  };
+  Tape training, inference(Tape::Mode::inference);
+  CHECK(loss_on(training) == loss_on(inference));
+  CHECK(training.size() == 4);
+}
+
+TEST_CASE("Ops on a training tape record only when an input requires a gradient", "[core][tape]") {
+  Tape tape;
+  const Tensor constant(Array{1.0f, 2.0f});
+  const Tensor x = Tensor::parameter(Array{3.0f, 4.0f}, "x");
+  CHECK_FALSE(tape.needs_gradient(constant));
+  CHECK(tape.needs_gradient(constant, x));
+  add(tape, constant, constant);
+  CHECK(tape.size() == 0);
+  add(tape, constant, x);
+  CHECK(tape.size() == 1);
+  Tape inference(Tape::Mode::inference);
+  CHECK_FALSE(inference.needs_gradient(x));
+}

@@ -67,3 +67,31 @@ TEST_CASE("TokenIds from xtensor arrays accept ints and integral floats", "[core
   const xt::xarray<float> floats = {1.0f, 2.5f};
   CHECK_THROWS_AS(TokenIds::from_array(floats), InvalidTokenId);
 }
+
+TEST_CASE("A float id that is not an integer is named even when the shape has a zero extent",
+          "[core][token_ids]") {
+  // The shape is checked first: a (0, 2) shape holds no ids, so two ids do not fit it.
+  CHECK_THROWS_AS(TokenIds::from_floats({1.0, 2.5}, Shape{0, 2}), ShapeError);
+  CHECK_THROWS_AS(TokenIds({1, 2}, Shape{0, 2}), ShapeError);
+}
+
+TEST_CASE("Tiny and huge float ids are rejected as InvalidTokenId with their value",
+          "[core][token_ids]") {
+  CHECK_THROWS_MATCHES(TokenIds::from_floats({1e-310}), InvalidTokenId,
+                       Catch::Matchers::Message("token ids: token id 1e-310 at position 0 is not a finite integer"));
+  CHECK_THROWS_MATCHES(TokenIds::from_floats({1.7e308}), InvalidTokenId,
+                       Catch::Matchers::Message("token ids: token id 1.7e+308 at position 0 does not fit in int32"));
+}
+
+TEST_CASE("A shape whose element count overflows is a shape error", "[core][token_ids]") {
+  const std::size_t huge = (std::size_t{1} << 63) + 1;
+  CHECK_THROWS_WITH(TokenIds({1, 2}, Shape{huge, 2}), Contains("more elements than fit in memory"));
+  CHECK_THROWS_AS(TokenIds::from_floats({1.0, 2.0}, Shape{huge, 2}), ShapeError);
+}
+
+TEST_CASE("Copies of TokenIds share their ids", "[core][token_ids]") {
+  const TokenIds ids{4, 2, 4};
+  const TokenIds copy = ids;  // NOLINT: the copy is the point
+  CHECK(copy.data() == ids.data());
+  CHECK(copy.shape() == ids.shape());
+}
