@@ -166,7 +166,7 @@ def lm_cases(threads, records):
 
 
 def pin_openmp_team(threads):
-    """PERFORMANCE.md's method: on this VM, unpinned OpenMP regions whose workers have gone
+    """The method bench/README.md describes: on this VM, unpinned OpenMP regions whose workers have gone
     to sleep stall for whole scheduler ticks (medians of 8 or 12 ms for microseconds of work).
     Pin the main thread to cpu 0 and the OpenMP workers to the next cpus, after OpenBLAS has
     created its own workers (at import), which stay unpinned."""

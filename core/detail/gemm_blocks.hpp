@@ -8,10 +8,11 @@
 
 namespace xgrad::gemm_blocks {
 
-// A product with fewer multiply-adds than two blocks of this (~20 us of sgemm each) stays whole.
+// A product with fewer multiply-adds than two blocks of this stays whole: smaller blocks
+// cost more in waking a thread than they save.
 inline constexpr std::size_t kMinBlockMacs = std::size_t{1} << 20;
-// Rows per block of a tall C. 256-384 rows ran 3-5% faster than the whole product at
-// 1 thread (X@W 4096x5000x64, dY@W^T 4096x64x5000); 128 rows and 2048 rows less so.
+// Rows per block of a tall C: the block size that ran best in the bigram LM's products
+// (bench/RESULTS.md), a little faster than the whole product even at one thread.
 inline constexpr std::size_t kRowBlock = 256;
 // Inner block edges fall on multiples of sgemm's kernel tile.
 inline constexpr std::size_t kTile = 16;
@@ -35,7 +36,7 @@ inline std::size_t floor_power_of_two(std::size_t n) {
 
 // A tall C (M >= 512) goes in row blocks of about kRowBlock rows, a power-of-two count of them
 // so that two threads get equal halves. Anything else goes in two blocks along C's longer side:
-// more, narrower column blocks ran 1-2% slower than whole (X^T@dY 64x5000x4096).
+// more, narrower column blocks ran slower than the whole product.
 inline Blocks blocks_for(std::size_t m, std::size_t n, std::size_t k) {
   // m*n, m*k and n*k are sizes of arrays in memory, so m*n*k cannot overflow.
   const std::size_t most = m * n * k / kMinBlockMacs;

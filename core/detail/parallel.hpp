@@ -21,8 +21,8 @@ namespace parallel {
 void keep_blas_single_threaded();
 
 // Below this much work (about one memory-bound float operation per unit) a region runs on
-// the calling thread: waking a worker costs microseconds, so only work of at least
-// ~50 us is split.
+// the calling thread: waking a worker costs microseconds, so only work that takes many
+// times that is split (bench/RESULTS.md has the measurements).
 inline constexpr std::size_t kMinWork = std::size_t{1} << 17;
 
 // Runs chunk(context, begin, end) over [0, n), cut into one contiguous chunk per thread

@@ -6,8 +6,8 @@
 
 namespace xgrad::prefetch {
 
-// Rows (or tokens) ahead of use at which to ask for the next row: measured best for
-// D = 64..256 on this machine.
+// Rows (or tokens) ahead of use at which to ask for the next row: the distance that ran
+// best for D = 64..256 in the gather and scatter benchmarks.
 inline constexpr std::size_t kDistance = 8;
 
 // Asks for the cache lines of `bytes` bytes at `p`; for_write when they will be written.
@@ -22,9 +22,9 @@ inline void row(const void* p, std::size_t bytes, bool for_write = false) {
   }
 }
 
-// Whether prefetching pays for `rows` random rows of `width` floats: it halves gathers of
-// wide rows or long batches, but costs ~8% on short batches of narrow rows whose misses
-// are TLB misses (measured at V = 1e6, D = 64, T = 512).
+// Whether prefetching pays for `rows` random rows of `width` floats: it pays for wide rows
+// or long batches, but costs time on short batches of narrow rows, whose misses are TLB
+// misses that a prefetch does not hide (see bench/RESULTS.md).
 inline bool pays(std::size_t rows, std::size_t width) { return width >= 128 || rows >= 2048; }
 
 }  // namespace xgrad::prefetch

@@ -56,7 +56,7 @@ void gemm(const float* a, std::size_t a_rows, std::size_t a_cols, bool transpose
   parallel::keep_blas_single_threaded();  // OpenBLAS's own threads would change the bits
   const gemm_blocks::Blocks blocks = gemm_blocks::blocks_for(g.m, g.n, g.k);
   // About 16 cached multiply-adds per unit of kMinWork's memory-bound work: a product cut in
-  // blocks has at least 2^21 of them (~40 us), enough to wake a worker for.
+  // blocks has at least 2^21 of them, enough to wake a worker for.
   const std::size_t work = g.m * g.n * g.k / 16;
   parallel::for_range(blocks.count, work, [&](std::size_t first, std::size_t last) {
     for (std::size_t i = first; i < last; ++i) {
