@@ -7,20 +7,15 @@
 #include <limits>
 #include <vector>
 
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Warray-bounds"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <xsimd/xsimd.hpp>
-#pragma GCC diagnostic pop
-
 #include "core/detail/parallel.hpp"
+#include "core/detail/simd.hpp"
 #include "core/op.hpp"
 #include "core/ops.hpp"
 
 namespace xgrad {
 namespace {
 
-using Batch = xsimd::batch<float>;
+using simd::Batch;
 constexpr std::size_t kLanes = Batch::size;
 
 float row_max(const float* z, std::size_t n) {

@@ -1,12 +1,7 @@
 // Embedding gather and its scatter-add backward.
 // Shapes: table W (V, D), ids (T,) or (B, T), out Y (..., D).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Warray-bounds"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <xsimd/xsimd.hpp>
-#pragma GCC diagnostic pop
-
 #include "core/detail/parallel.hpp"
+#include "core/detail/simd.hpp"
 #include "core/detail/prefetch.hpp"
 #include "core/op.hpp"
 #include "core/ops.hpp"
@@ -14,7 +9,7 @@
 namespace xgrad {
 namespace {
 
-using Batch = xsimd::batch<float>;
+using simd::Batch;
 
 // dst[j] = src[j] for j < n, eight vectors at a time: all loads, then all stores, so a
 // 256 B row (D=64) moves in one go as in glibc's memcpy. Inlined instead of a memcpy call
