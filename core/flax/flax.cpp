@@ -5,12 +5,13 @@
 #include <nettle/sha1.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <limits>
 
 #include "core/errors.hpp"
 #include "core/init/initializers.hpp"
+#include "core/ops.hpp"
+#include "core/token_ids.hpp"
 
 namespace xgrad::flax {
 namespace {
@@ -24,13 +25,6 @@ std::string minimal_big_endian(std::uint64_t x) {
   return out;
 }
 
-// Shortest text that reads back as the same double ("7", "2.5", "nan"), for error messages.
-std::string number_text(double value) {
-  char buffer[64];
-  const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
-  return std::string(buffer, result.ptr);
-}
-
 std::string range_text(std::size_t vocab_size) { return "[0, " + std::to_string(vocab_size) + ")"; }
 
 void require_table_shape(std::size_t vocab_size, std::size_t d_model, const char* caller) {
@@ -41,17 +35,17 @@ void require_table_shape(std::size_t vocab_size, std::size_t d_model, const char
   }
 }
 
-std::int64_t strict_row(double id, std::size_t position, std::size_t vocab_size, const char* caller) {
-  const std::string where = std::string(caller) + ": token id " + number_text(id) + " at position " +
-                            std::to_string(position);
-  if (!std::isfinite(id) || id != std::trunc(id)) {
-    throw InvalidTokenId(where + " is not an integer (ids must be whole numbers in " +
-                         range_text(vocab_size) + ")");
+// The library's validator, so every front end words bad ids alike. It checks integrality
+// before it knows V, so its message for 2.5 gets the valid range appended here.
+TokenIds strict_ids(const std::vector<double>& token_ids, std::size_t vocab_size, const char* caller) {
+  TokenIds ids;
+  try {
+    ids = TokenIds::from_floats(token_ids, {}, caller);
+  } catch (const InvalidTokenId& e) {
+    throw InvalidTokenId(std::string(e.what()) + "; ids must be whole numbers in " + range_text(vocab_size));
   }
-  if (id < 0.0 || id >= static_cast<double>(vocab_size) || id >= 0x1p62) {
-    throw TokenIdOutOfRange(where + " is out of range " + range_text(vocab_size));
-  }
-  return static_cast<std::int64_t>(id);
+  ids.check_range(vocab_size, caller);
+  return ids;
 }
 
 // jnp.asarray(python float) with x64 off: round to nearest float32 (overflow gives inf).
@@ -125,11 +119,13 @@ Array embed_table(std::int64_t seed, std::size_t vocab_size, std::size_t d_model
 
 std::vector<std::int64_t> embedding_rows(const std::vector<double>& token_ids, std::size_t vocab_size,
                                          IdsPolicy ids_policy, const char* caller) {
-  std::vector<std::int64_t> rows(token_ids.size());
-  for (std::size_t t = 0; t < token_ids.size(); ++t) {
-    rows[t] = ids_policy == IdsPolicy::strict ? strict_row(token_ids[t], t, vocab_size, caller)
-                                              : flax_row(token_ids[t], vocab_size);
+  if (token_ids.empty()) return {};  // Flax takes no rows; TokenIds::check_range refuses none
+  if (ids_policy == IdsPolicy::strict) {
+    const TokenIds ids = strict_ids(token_ids, vocab_size, caller);
+    return std::vector<std::int64_t>(ids.values().begin(), ids.values().end());
   }
+  std::vector<std::int64_t> rows(token_ids.size());
+  for (std::size_t t = 0; t < token_ids.size(); ++t) rows[t] = flax_row(token_ids[t], vocab_size);
   return rows;
 }
 
@@ -139,17 +135,21 @@ std::vector<float> token_embed_forward(std::int64_t seed, const std::vector<doub
   require_table_shape(vocab_size, d_model, "token_embed_forward");
   // Ids first: a rejected call computes nothing.
   const std::vector<std::int64_t> rows = embedding_rows(token_ids, vocab_size, ids_policy);
-  const Array table = embed_table(seed, vocab_size, d_model, layout);
+  if (rows.empty()) return {};
 
-  // out: (T, D) flattened; out[t, :] = table[rows[t], :] or NaN.
-  std::vector<float> out(rows.size() * d_model, std::numeric_limits<float>::quiet_NaN());
-  const float* data = table.data();
+  // The library's gather; a NaN row reads row 0 there and is overwritten after.
+  std::vector<std::int64_t> gather_ids(rows);
+  std::replace(gather_ids.begin(), gather_ids.end(), kNanRow, std::int64_t{0});
+  Tape tape;  // the table requires no gradient, so nothing is recorded
+  const Tensor out = embedding_lookup(tape, Tensor(embed_table(seed, vocab_size, d_model, layout)),
+                                      TokenIds(gather_ids));
+  std::vector<float> values(out.value().begin(), out.value().end());
   for (std::size_t t = 0; t < rows.size(); ++t) {
-    if (rows[t] == kNanRow) continue;
-    const float* row = data + static_cast<std::size_t>(rows[t]) * d_model;
-    std::copy(row, row + d_model, out.begin() + static_cast<std::ptrdiff_t>(t * d_model));
+    if (rows[t] != kNanRow) continue;
+    const auto first = values.begin() + static_cast<std::ptrdiff_t>(t * d_model);
+    std::fill(first, first + static_cast<std::ptrdiff_t>(d_model), std::numeric_limits<float>::quiet_NaN());
   }
-  return out;
+  return values;
 }
 
 }  // namespace xgrad::flax

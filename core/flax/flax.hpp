@@ -70,8 +70,9 @@ Array embed_table(std::int64_t seed, std::size_t vocab_size, std::size_t d_model
 
 // How token_embed_forward treats ids that are not valid rows.
 //   strict (default): every id must be a finite integer in [0, V); otherwise it throws,
-//     naming the position, the value and V (InvalidTokenId for 2.5, NaN or inf,
-//     TokenIdOutOfRange for -1 or V). Nothing is computed for a rejected call.
+//     naming the position, the value and V, as xgrad::TokenIds words it (InvalidTokenId for
+//     2.5, NaN, inf or a whole number outside int32; TokenIdOutOfRange for -1 or V).
+//     Nothing is computed for a rejected call.
 //   flax: what Flax computes: the id is rounded to float32, then cast to int32 as XLA does
 //     (truncation toward zero, NaN -> 0, saturating at the int32 limits); a negative id gets
 //     V added once; a row still outside [0, V) is all NaN; V == 1 returns row 0 for any id.
@@ -89,7 +90,7 @@ std::vector<float> token_embed_forward(std::int64_t seed, const std::vector<doub
                                        random::Layout layout = random::default_layout());
 
 // The row each id selects under a policy, checked as that policy says; -1 marks a NaN row
-// (flax policy only). Exposed so other front ends (layers::Embed) can share the rules.
+// (flax policy only); no ids give no rows. Exposed so other front ends share the rules.
 std::vector<std::int64_t> embedding_rows(const std::vector<double>& token_ids, std::size_t vocab_size,
                                          IdsPolicy ids_policy, const char* caller = "token_embed_forward");
 

@@ -174,7 +174,13 @@ TEST_CASE("The strict policy rejects bad ids naming the position, the value and 
   CHECK(error_text({-1}, 5) == "token_embed_forward: token id -1 at position 0 is out of range [0, 5)");
   CHECK(error_text({0, 5}, 5) == "token_embed_forward: token id 5 at position 1 is out of range [0, 5)");
   CHECK(error_text({2.5}, 5) ==
-        "token_embed_forward: token id 2.5 at position 0 is not an integer (ids must be whole numbers in [0, 5))");
+        "token_embed_forward: token id 2.5 at position 0 is not a finite integer; ids must be whole numbers in [0, 5)");
+  CHECK(error_text({1, std::nan("")}, 5) ==
+        "token_embed_forward: token id nan at position 1 is not a finite integer; ids must be whole numbers in [0, 5)");
+  CHECK(error_text({-std::numeric_limits<double>::infinity()}, 5) ==
+        "token_embed_forward: token id -inf at position 0 is not a finite integer; ids must be whole numbers in [0, 5)");
+  CHECK(error_text({3e9}, 5) ==
+        "token_embed_forward: token id 3e+09 at position 0 does not fit in int32; ids must be whole numbers in [0, 5)");
   CHECK_THROWS_AS(flax::token_embed_forward(0, {7}, 5, 3), xgrad::TokenIdOutOfRange);
   CHECK_THROWS_AS(flax::token_embed_forward(0, {-1}, 5, 3), xgrad::TokenIdOutOfRange);
   CHECK_THROWS_AS(flax::token_embed_forward(0, {2.5}, 5, 3), xgrad::InvalidTokenId);
@@ -185,6 +191,16 @@ TEST_CASE("The strict policy rejects bad ids naming the position, the value and 
   // The exception types are the standard ones callers may already catch.
   CHECK_THROWS_AS(flax::token_embed_forward(0, {7}, 5, 3), std::out_of_range);
   CHECK_THROWS_AS(flax::token_embed_forward(0, {2.5}, 5, 3), std::invalid_argument);
+}
+
+TEST_CASE("The strict policy prints a rejected id as the shortest decimal that reads back as it",
+          "[core][flax]") {
+  // 0.1 + 0.2 is the double 0.30000000000000004, which "0.3" would not read back as; 2.7 is
+  // printed as written, not as 2.7000000000000002.
+  CHECK(error_text({0.1 + 0.2}, 5) == "token_embed_forward: token id 0.30000000000000004 at position 0 is not a "
+                                      "finite integer; ids must be whole numbers in [0, 5)");
+  CHECK(error_text({0, 2.7}, 5) ==
+        "token_embed_forward: token id 2.7 at position 1 is not a finite integer; ids must be whole numbers in [0, 5)");
 }
 
 TEST_CASE("The flax policy casts ids as jnp.asarray(...).astype(int32) and take(mode='fill') do",
