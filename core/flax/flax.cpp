@@ -48,6 +48,20 @@ TokenIds strict_ids(const std::vector<double>& token_ids, std::size_t vocab_size
   return ids;
 }
 
+// The key Embed(V, D).init(PRNGKey(seed), ids) gives its table.
+Key embed_key(std::int64_t seed) { return param_key(random::prng_key(seed), {}, 1); }
+
+// The table with one more row, all NaN: what jnp.take's fill mode reads outside [0, V).
+Array with_nan_row(const Array& table) {
+  const std::size_t rows = table.shape()[0];
+  const std::size_t width = table.shape()[1];
+  Array out = Array::from_shape({rows + 1, width});
+  std::copy(table.begin(), table.end(), out.begin());
+  std::fill(out.begin() + static_cast<std::ptrdiff_t>(rows * width), out.end(),
+            std::numeric_limits<float>::quiet_NaN());
+  return out;
+}
+
 // jnp.asarray(python float) with x64 off: round to nearest float32 (overflow gives inf).
 float to_float32(double id) {
   constexpr double kRoundsToInfinity = 0x1.ffffffp127;  // halfway between FLT_MAX and 2^128
@@ -113,8 +127,7 @@ Key nnx_stream_key(const Key& stream_key, std::uint32_t count) {
 Array embed_table(std::int64_t seed, std::size_t vocab_size, std::size_t d_model,
                   random::Layout layout) {
   require_table_shape(vocab_size, d_model, "embed_table");
-  const Key key = param_key(random::prng_key(seed), {}, 1);
-  return initializers::flax_embed_default(layout)(key, {vocab_size, d_model});
+  return initializers::flax_embed_default(layout)(embed_key(seed), {vocab_size, d_model});
 }
 
 std::vector<std::int64_t> embedding_rows(const std::vector<double>& token_ids, std::size_t vocab_size,
@@ -137,19 +150,31 @@ std::vector<float> token_embed_forward(std::int64_t seed, const std::vector<doub
   const std::vector<std::int64_t> rows = embedding_rows(token_ids, vocab_size, ids_policy);
   if (rows.empty()) return {};
 
-  // The library's gather; a NaN row reads row 0 there and is overwritten after.
-  std::vector<std::int64_t> gather_ids(rows);
-  std::replace(gather_ids.begin(), gather_ids.end(), kNanRow, std::int64_t{0});
-  Tape tape;  // the table requires no gradient, so nothing is recorded
-  const Tensor out = embedding_lookup(tape, Tensor(embed_table(seed, vocab_size, d_model, layout)),
-                                      TokenIds(gather_ids));
-  std::vector<float> values(out.value().begin(), out.value().end());
-  for (std::size_t t = 0; t < rows.size(); ++t) {
-    if (rows[t] != kNanRow) continue;
-    const auto first = values.begin() + static_cast<std::ptrdiff_t>(t * d_model);
-    std::fill(first, first + static_cast<std::ptrdiff_t>(d_model), std::numeric_limits<float>::quiet_NaN());
+  // Only the rows the ids read are drawn (in JAX's table each value depends on its index
+  // alone), into a table of the distinct rows in ascending order, plus a NaN row when a
+  // flax-policy id reads one; the ids are renumbered into it for the library's gather.
+  std::vector<std::size_t> drawn;
+  for (std::int64_t row : rows) {
+    if (row != kNanRow) drawn.push_back(static_cast<std::size_t>(row));
   }
-  return values;
+  std::sort(drawn.begin(), drawn.end());
+  drawn.erase(std::unique(drawn.begin(), drawn.end()), drawn.end());
+  Array table = initializers::flax_embed_default_rows(embed_key(seed), {vocab_size, d_model}, drawn, layout);
+  std::vector<std::int64_t> gather_ids(rows.size());
+  bool any_nan = false;
+  for (std::size_t t = 0; t < rows.size(); ++t) {
+    if (rows[t] == kNanRow) {
+      gather_ids[t] = static_cast<std::int64_t>(drawn.size());
+      any_nan = true;
+    } else {
+      gather_ids[t] = std::lower_bound(drawn.begin(), drawn.end(), static_cast<std::size_t>(rows[t])) - drawn.begin();
+    }
+  }
+  if (any_nan) table = with_nan_row(table);
+
+  Tape tape;  // the table requires no gradient, so nothing is recorded
+  const Tensor out = embedding_lookup(tape, Tensor(std::move(table)), TokenIds(gather_ids));
+  return std::vector<float>(out.value().begin(), out.value().end());
 }
 
 }  // namespace xgrad::flax

@@ -83,7 +83,9 @@ enum class IdsPolicy { strict, flax };
 //   embed = flax.linen.Embed(num_embeddings=V, features=D)
 //   embed.apply(embed.init(jax.random.PRNGKey(seed), ids), ids).reshape(-1)
 // Ids arrive as floats (as Python floats, hence double). An empty id list gives an empty
-// output. Throws ShapeError when V or D is 0.
+// output. Only the table rows the ids read are drawn, bit for bit as in the whole table, so
+// a call costs O(T * D) time and memory whatever V is. Throws ShapeError when V or D is 0,
+// and std::length_error where drawing the whole table would (random::random_bits).
 std::vector<float> token_embed_forward(std::int64_t seed, const std::vector<double>& token_ids,
                                        std::size_t vocab_size, std::size_t d_model,
                                        IdsPolicy ids_policy = IdsPolicy::strict,
