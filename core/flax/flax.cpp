@@ -5,12 +5,13 @@
 #include <nettle/sha1.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <limits>
 
 #include "core/errors.hpp"
 #include "core/init/initializers.hpp"
+#include "core/ops.hpp"
+#include "core/token_ids.hpp"
 
 namespace xgrad::flax {
 namespace {
@@ -24,13 +25,6 @@ std::string minimal_big_endian(std::uint64_t x) {
   return out;
 }
 
-// Shortest text that reads back as the same double ("7", "2.5", "nan"), for error messages.
-std::string number_text(double value) {
-  char buffer[64];
-  const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
-  return std::string(buffer, result.ptr);
-}
-
 std::string range_text(std::size_t vocab_size) { return "[0, " + std::to_string(vocab_size) + ")"; }
 
 void require_table_shape(std::size_t vocab_size, std::size_t d_model, const char* caller) {
@@ -41,17 +35,31 @@ void require_table_shape(std::size_t vocab_size, std::size_t d_model, const char
   }
 }
 
-std::int64_t strict_row(double id, std::size_t position, std::size_t vocab_size, const char* caller) {
-  const std::string where = std::string(caller) + ": token id " + number_text(id) + " at position " +
-                            std::to_string(position);
-  if (!std::isfinite(id) || id != std::trunc(id)) {
-    throw InvalidTokenId(where + " is not an integer (ids must be whole numbers in " +
-                         range_text(vocab_size) + ")");
+// The library's validator, so every front end words bad ids alike. It checks integrality
+// before it knows V, so its message for 2.5 gets the valid range appended here.
+TokenIds strict_ids(const std::vector<double>& token_ids, std::size_t vocab_size, const char* caller) {
+  TokenIds ids;
+  try {
+    ids = TokenIds::from_floats(token_ids, {}, caller);
+  } catch (const InvalidTokenId& e) {
+    throw InvalidTokenId(std::string(e.what()) + "; ids must be whole numbers in " + range_text(vocab_size));
   }
-  if (id < 0.0 || id >= static_cast<double>(vocab_size) || id >= 0x1p62) {
-    throw TokenIdOutOfRange(where + " is out of range " + range_text(vocab_size));
-  }
-  return static_cast<std::int64_t>(id);
+  ids.check_range(vocab_size, caller);
+  return ids;
+}
+
+// The key Embed(V, D).init(PRNGKey(seed), ids) gives its table.
+Key embed_key(std::int64_t seed) { return param_key(random::prng_key(seed), {}, 1); }
+
+// The table with one more row, all NaN: what jnp.take's fill mode reads outside [0, V).
+Array with_nan_row(const Array& table) {
+  const std::size_t rows = table.shape()[0];
+  const std::size_t width = table.shape()[1];
+  Array out = Array::from_shape({rows + 1, width});
+  std::copy(table.begin(), table.end(), out.begin());
+  std::fill(out.begin() + static_cast<std::ptrdiff_t>(rows * width), out.end(),
+            std::numeric_limits<float>::quiet_NaN());
+  return out;
 }
 
 // jnp.asarray(python float) with x64 off: round to nearest float32 (overflow gives inf).
@@ -119,17 +127,18 @@ Key nnx_stream_key(const Key& stream_key, std::uint32_t count) {
 Array embed_table(std::int64_t seed, std::size_t vocab_size, std::size_t d_model,
                   random::Layout layout) {
   require_table_shape(vocab_size, d_model, "embed_table");
-  const Key key = param_key(random::prng_key(seed), {}, 1);
-  return initializers::flax_embed_default(layout)(key, {vocab_size, d_model});
+  return initializers::flax_embed_default(layout)(embed_key(seed), {vocab_size, d_model});
 }
 
 std::vector<std::int64_t> embedding_rows(const std::vector<double>& token_ids, std::size_t vocab_size,
                                          IdsPolicy ids_policy, const char* caller) {
-  std::vector<std::int64_t> rows(token_ids.size());
-  for (std::size_t t = 0; t < token_ids.size(); ++t) {
-    rows[t] = ids_policy == IdsPolicy::strict ? strict_row(token_ids[t], t, vocab_size, caller)
-                                              : flax_row(token_ids[t], vocab_size);
+  if (token_ids.empty()) return {};  // Flax takes no rows; TokenIds::check_range refuses none
+  if (ids_policy == IdsPolicy::strict) {
+    const TokenIds ids = strict_ids(token_ids, vocab_size, caller);
+    return std::vector<std::int64_t>(ids.values().begin(), ids.values().end());
   }
+  std::vector<std::int64_t> rows(token_ids.size());
+  for (std::size_t t = 0; t < token_ids.size(); ++t) rows[t] = flax_row(token_ids[t], vocab_size);
   return rows;
 }
 
@@ -139,17 +148,33 @@ std::vector<float> token_embed_forward(std::int64_t seed, const std::vector<doub
   require_table_shape(vocab_size, d_model, "token_embed_forward");
   // Ids first: a rejected call computes nothing.
   const std::vector<std::int64_t> rows = embedding_rows(token_ids, vocab_size, ids_policy);
-  const Array table = embed_table(seed, vocab_size, d_model, layout);
+  if (rows.empty()) return {};
 
-  // out: (T, D) flattened; out[t, :] = table[rows[t], :] or NaN.
-  std::vector<float> out(rows.size() * d_model, std::numeric_limits<float>::quiet_NaN());
-  const float* data = table.data();
-  for (std::size_t t = 0; t < rows.size(); ++t) {
-    if (rows[t] == kNanRow) continue;
-    const float* row = data + static_cast<std::size_t>(rows[t]) * d_model;
-    std::copy(row, row + d_model, out.begin() + static_cast<std::ptrdiff_t>(t * d_model));
+  // Only the rows the ids read are drawn (in JAX's table each value depends on its index
+  // alone), into a table of the distinct rows in ascending order, plus a NaN row when a
+  // flax-policy id reads one; the ids are renumbered into it for the library's gather.
+  std::vector<std::size_t> drawn;
+  for (std::int64_t row : rows) {
+    if (row != kNanRow) drawn.push_back(static_cast<std::size_t>(row));
   }
-  return out;
+  std::sort(drawn.begin(), drawn.end());
+  drawn.erase(std::unique(drawn.begin(), drawn.end()), drawn.end());
+  Array table = initializers::flax_embed_default_rows(embed_key(seed), {vocab_size, d_model}, drawn, layout);
+  std::vector<std::int64_t> gather_ids(rows.size());
+  bool any_nan = false;
+  for (std::size_t t = 0; t < rows.size(); ++t) {
+    if (rows[t] == kNanRow) {
+      gather_ids[t] = static_cast<std::int64_t>(drawn.size());
+      any_nan = true;
+    } else {
+      gather_ids[t] = std::lower_bound(drawn.begin(), drawn.end(), static_cast<std::size_t>(rows[t])) - drawn.begin();
+    }
+  }
+  if (any_nan) table = with_nan_row(table);
+
+  Tape tape;  // the table requires no gradient, so nothing is recorded
+  const Tensor out = embedding_lookup(tape, Tensor(std::move(table)), TokenIds(gather_ids));
+  return std::vector<float>(out.value().begin(), out.value().end());
 }
 
 }  // namespace xgrad::flax

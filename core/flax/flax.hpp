@@ -70,8 +70,9 @@ Array embed_table(std::int64_t seed, std::size_t vocab_size, std::size_t d_model
 
 // How token_embed_forward treats ids that are not valid rows.
 //   strict (default): every id must be a finite integer in [0, V); otherwise it throws,
-//     naming the position, the value and V (InvalidTokenId for 2.5, NaN or inf,
-//     TokenIdOutOfRange for -1 or V). Nothing is computed for a rejected call.
+//     naming the position, the value and V, as xgrad::TokenIds words it (InvalidTokenId for
+//     2.5, NaN, inf or a whole number outside int32; TokenIdOutOfRange for -1 or V).
+//     Nothing is computed for a rejected call.
 //   flax: what Flax computes: the id is rounded to float32, then cast to int32 as XLA does
 //     (truncation toward zero, NaN -> 0, saturating at the int32 limits); a negative id gets
 //     V added once; a row still outside [0, V) is all NaN; V == 1 returns row 0 for any id.
@@ -82,14 +83,16 @@ enum class IdsPolicy { strict, flax };
 //   embed = flax.linen.Embed(num_embeddings=V, features=D)
 //   embed.apply(embed.init(jax.random.PRNGKey(seed), ids), ids).reshape(-1)
 // Ids arrive as floats (as Python floats, hence double). An empty id list gives an empty
-// output. Throws ShapeError when V or D is 0.
+// output. Only the table rows the ids read are drawn, bit for bit as in the whole table, so
+// a call costs O(T * D) time and memory whatever V is. Throws ShapeError when V or D is 0,
+// and std::length_error where drawing the whole table would (random::random_bits).
 std::vector<float> token_embed_forward(std::int64_t seed, const std::vector<double>& token_ids,
                                        std::size_t vocab_size, std::size_t d_model,
                                        IdsPolicy ids_policy = IdsPolicy::strict,
                                        random::Layout layout = random::default_layout());
 
 // The row each id selects under a policy, checked as that policy says; -1 marks a NaN row
-// (flax policy only). Exposed so other front ends (layers::Embed) can share the rules.
+// (flax policy only); no ids give no rows. Exposed so other front ends share the rules.
 std::vector<std::int64_t> embedding_rows(const std::vector<double>& token_ids, std::size_t vocab_size,
                                          IdsPolicy ids_policy, const char* caller = "token_embed_forward");
 

@@ -67,6 +67,18 @@ double fan_for(FanMode mode, const Fans& fans) {
   return fans.in;
 }
 
+// variance_scaling's variance: float32(scale / fan), scale widened from float exactly.
+float variance_of(float scale, FanMode mode, const Shape& shape, int in_axis, int out_axis) {
+  const double fan = fan_for(mode, compute_fans(shape, in_axis, out_axis));
+  return static_cast<float>(static_cast<double>(scale) / fan);
+}
+
+// Flax's default_embed_init: variance_scaling(1.0, 'fan_in', 'normal', out_axis=0).
+constexpr float kEmbedScale = 1.0f;
+constexpr FanMode kEmbedFanMode = FanMode::fan_in;
+constexpr int kEmbedInAxis = -2;
+constexpr int kEmbedOutAxis = 0;
+
 // The stddev of a standard normal truncated to (-2, 2), as jnp.array(.8796..., float32).
 const float kTruncatedNormalStddev = static_cast<float>(.87962566103423978);
 
@@ -115,8 +127,7 @@ Initializer truncated_normal(float stddev, float lower, float upper, MaybeLayout
 Initializer variance_scaling(float scale, FanMode mode, Distribution distribution, int in_axis,
                              int out_axis, MaybeLayout layout) {
   return [=](const Key& key, const Shape& shape) {
-    const double fan = fan_for(mode, compute_fans(shape, in_axis, out_axis));
-    const auto variance = static_cast<float>(static_cast<double>(scale) / fan);
+    const float variance = variance_of(scale, mode, shape, in_axis, out_axis);
     return draw_variance_scaled(key, shape, variance, distribution, resolve(layout));
   };
 }
@@ -146,7 +157,14 @@ Initializer he_uniform(MaybeLayout layout) {
 }
 
 Initializer flax_embed_default(MaybeLayout layout) {
-  return variance_scaling(1.0f, FanMode::fan_in, Distribution::normal, -2, 0, layout);
+  return variance_scaling(kEmbedScale, kEmbedFanMode, Distribution::normal, kEmbedInAxis, kEmbedOutAxis, layout);
+}
+
+Array flax_embed_default_rows(const Key& key, const Shape& shape, const std::vector<std::size_t>& rows,
+                              MaybeLayout layout) {
+  // The fans come from the whole table's shape, as when it is drawn whole.
+  const float variance = variance_of(kEmbedScale, kEmbedFanMode, shape, kEmbedInAxis, kEmbedOutAxis);
+  return times(random::normal_rows(key, shape, rows, resolve(layout)), std::sqrt(variance));
 }
 
 }  // namespace xgrad::initializers

@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <optional>
+#include <vector>
 
 #include "core/array.hpp"
 #include "core/init/random.hpp"
@@ -67,6 +68,13 @@ Initializer he_uniform(MaybeLayout layout = std::nullopt);
 
 // Flax nn.Embed's default: variance_scaling(1, fan_in, normal, out_axis=0), i.e. N(0, 1/D).
 Initializer flax_embed_default(MaybeLayout layout = std::nullopt);
+
+// The given rows of flax_embed_default(layout)(key, shape), bit for bit, without drawing the
+// rest: shape (rows.size(), D), row i being the table's row rows[i] (repeats allowed). So a
+// lookup of T ids costs O(T * D), not O(V * D). Throws as variance_scaling and
+// random::normal_rows do.
+Array flax_embed_default_rows(const Key& key, const Shape& shape, const std::vector<std::size_t>& rows,
+                              MaybeLayout layout = std::nullopt);
 
 }  // namespace initializers
 }  // namespace xgrad

@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "core/errors.hpp"
 #include "core/init/xla_math.hpp"
 
 namespace xgrad::random {
@@ -26,6 +27,69 @@ std::uint32_t partitionable_word(const Key& key, std::uint64_t i) {
   return y[0] ^ y[1];
 }
 
+// The legacy layout hashes the counter pairs (j, j + m) of n words, m = ceil(n / 2); for an
+// odd n the last pair's second counter is the zero padding (spec section 6).
+std::array<std::uint32_t, 2> legacy_pair(const Key& key, std::uint64_t j, std::uint64_t m, std::uint64_t n) {
+  const std::uint64_t partner = j + m;
+  return threefry2x32(key, static_cast<std::uint32_t>(j), partner < n ? static_cast<std::uint32_t>(partner) : 0u);
+}
+
+// Word i of random_bits(key, shape) for a shape of n words: a function of i and n alone.
+std::uint32_t word_at(const Key& key, std::uint64_t i, std::uint64_t n, Layout layout) {
+  if (layout == Layout::partitionable) return partitionable_word(key, i);
+  const std::uint64_t m = (n + 1) / 2;
+  return i < m ? legacy_pair(key, i, m, n)[0] : legacy_pair(key, i - m, m, n)[1];
+}
+
+// The product of extents, refusing one that does not fit in 64 bits (the counters' width).
+std::uint64_t checked_count(const Shape& extents, const Shape& shape, const char* caller) {
+  std::uint64_t n = 1;
+  for (std::size_t extent : extents) {
+    if (extent != 0 && n > std::numeric_limits<std::uint64_t>::max() / extent) {
+      throw std::length_error(std::string(caller) + ": shape " + shape_string(shape) +
+                              " has more than 2^64 elements");
+    }
+    n *= extent;
+  }
+  return n;
+}
+
+// How many words a draw of `shape` has, refusing what JAX's blocked legacy path would do.
+std::uint64_t word_count(const Shape& shape, Layout layout, const char* caller) {
+  const std::uint64_t n = checked_count(shape, shape, caller);
+  // JAX splits the key into blocks from 2^32 - 1 words on; we do not implement that path.
+  if (layout == Layout::legacy && n >= std::numeric_limits<std::uint32_t>::max()) {
+    throw std::length_error(std::string(caller) + ": the legacy layout supports fewer than 2^32 - 1 words, got " +
+                            std::to_string(n));
+  }
+  return n;
+}
+
+// Rows of the words of `shape`, each word computed from its flat index alone.
+std::vector<std::uint32_t> bits_of_rows(const Key& key, const Shape& shape, const std::vector<std::size_t>& rows,
+                                        Layout layout, const char* caller) {
+  if (shape.empty()) throw ShapeError(std::string(caller) + ": a scalar shape () has no rows");
+  const std::uint64_t n = word_count(shape, layout, caller);
+  const std::uint64_t width = checked_count(Shape(shape.begin() + 1, shape.end()), shape, caller);
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i] >= shape[0]) {
+      throw std::out_of_range(std::string(caller) + ": row " + std::to_string(rows[i]) + " at position " +
+                              std::to_string(i) + " is out of range [0, " + std::to_string(shape[0]) + ")");
+    }
+  }
+  if (width != 0 && rows.size() > std::numeric_limits<std::size_t>::max() / sizeof(std::uint32_t) / width) {
+    throw std::length_error(std::string(caller) + ": " + std::to_string(rows.size()) + " rows of shape " +
+                            shape_string(shape) + " do not fit in memory");
+  }
+  std::vector<std::uint32_t> bits(rows.size() * width);
+  std::uint32_t* out = bits.data();
+  for (std::size_t row : rows) {
+    const std::uint64_t first = row * width;  // < n, so no overflow
+    for (std::uint64_t c = 0; c < width; ++c) *out++ = word_at(key, first + c, n, layout);
+  }
+  return bits;
+}
+
 float float_from_bits(std::uint32_t bits) {
   float x;
   std::memcpy(&x, &bits, sizeof x);
@@ -39,6 +103,25 @@ float unit_float(std::uint32_t w) { return float_from_bits((w >> 9) | 0x3F800000
 float scale_unit(float f, float span, float minval) {
   const float y = std::fmaf(f, span, minval);
   return y < minval ? minval : y;
+}
+
+// uniform's values from its words, element by element, so a row's words give the row.
+Array uniform_from_bits(const std::vector<std::uint32_t>& bits, const Shape& shape, float minval, float maxval) {
+  const float span = maxval - minval;
+  Array out = Array::from_shape(shape);
+  float* data = out.data();
+  for (std::size_t i = 0; i < bits.size(); ++i) data[i] = scale_unit(unit_float(bits[i]), span, minval);
+  return out;
+}
+
+constexpr float kSqrt2 = 1.41421354f;  // float32(sqrt(2)), 0x3FB504F3
+
+// normal's values from its words, element by element.
+Array normal_from_bits(const std::vector<std::uint32_t>& bits, const Shape& shape) {
+  // u is an odd multiple of 2^-24 in (-1, 1): never 0, never +-1.
+  Array u = uniform_from_bits(bits, shape, std::nextafter(-1.0f, 0.0f), 1.0f);
+  for (float& x : u) x = kSqrt2 * xla_math::erf_inv_f32(x);
+  return u;
 }
 
 }  // namespace
@@ -114,44 +197,40 @@ std::vector<Key> split(const Key& key, std::size_t n, Layout layout) {
 }
 
 std::vector<std::uint32_t> random_bits(const Key& key, const Shape& shape, Layout layout) {
-  const std::uint64_t n = element_count(shape);
-  // JAX splits the key into blocks from 2^32 - 1 words on; we do not implement that path.
-  if (layout == Layout::legacy && n >= std::numeric_limits<std::uint32_t>::max()) {
-    throw std::length_error("random_bits: the legacy layout supports fewer than 2^32 - 1 words, got " +
-                            std::to_string(n));
-  }
+  const std::uint64_t n = word_count(shape, layout, "random_bits");
   std::vector<std::uint32_t> bits(n);
   if (layout == Layout::partitionable) {
     for (std::uint64_t i = 0; i < n; ++i) bits[i] = partitionable_word(key, i);
     return bits;
   }
+  // Each pair gives two words: j and j + m.
   const std::uint64_t m = (n + 1) / 2;
   for (std::uint64_t j = 0; j < m; ++j) {
-    const std::uint64_t partner = j + m;
-    const std::uint32_t x1 = partner < n ? static_cast<std::uint32_t>(partner) : 0u;
-    const auto y = threefry2x32(key, static_cast<std::uint32_t>(j), x1);
+    const auto y = legacy_pair(key, j, m, n);
     bits[j] = y[0];
-    if (partner < n) bits[partner] = y[1];
+    if (j + m < n) bits[j + m] = y[1];
   }
   return bits;
 }
 
+std::vector<std::uint32_t> random_bits_rows(const Key& key, const Shape& shape, const std::vector<std::size_t>& rows,
+                                            Layout layout) {
+  return bits_of_rows(key, shape, rows, layout, "random_bits_rows");
+}
+
 Array uniform(const Key& key, const Shape& shape, float minval, float maxval, Layout layout) {
-  const std::vector<std::uint32_t> bits = random_bits(key, shape, layout);
-  const float span = maxval - minval;
-  Array out = Array::from_shape(shape);
-  float* data = out.data();
-  for (std::size_t i = 0; i < bits.size(); ++i) data[i] = scale_unit(unit_float(bits[i]), span, minval);
-  return out;
+  return uniform_from_bits(random_bits(key, shape, layout), shape, minval, maxval);
 }
 
 Array normal(const Key& key, const Shape& shape, Layout layout) {
-  // u is an odd multiple of 2^-24 in (-1, 1): never 0, never +-1.
-  const float lo = std::nextafter(-1.0f, 0.0f);
-  Array u = uniform(key, shape, lo, 1.0f, layout);
-  constexpr float kSqrt2 = 1.41421354f;  // float32(sqrt(2)), 0x3FB504F3
-  for (float& x : u) x = kSqrt2 * xla_math::erf_inv_f32(x);
-  return u;
+  return normal_from_bits(random_bits(key, shape, layout), shape);
+}
+
+Array normal_rows(const Key& key, const Shape& shape, const std::vector<std::size_t>& rows, Layout layout) {
+  const std::vector<std::uint32_t> bits = bits_of_rows(key, shape, rows, layout, "normal_rows");
+  Shape rows_shape = shape;
+  rows_shape[0] = rows.size();
+  return normal_from_bits(bits, rows_shape);
 }
 
 Array truncated_normal(const Key& key, float lower, float upper, const Shape& shape,
@@ -164,7 +243,6 @@ Array truncated_normal(const Key& key, float lower, float upper, const Shape& sh
   // and the correctly rounded erf all give +-0.9544997f (0x3F745A18), and dividing by sqrt2 or
   // multiplying by its float reciprocal gives the same +-1.4142135f. JAX's own docstring
   // example for truncated_normal(5.0) is reproduced bit for bit (tests/test_initializers.cpp).
-  constexpr float kSqrt2 = 1.41421354f;
   const float a = xla_math::erf_f32(lower / kSqrt2);
   const float b = xla_math::erf_f32(upper / kSqrt2);
   const float low_clip = std::nextafter(lower, std::numeric_limits<float>::infinity());

@@ -51,9 +51,20 @@ Key fold_in(const Key& key, std::uint32_t data);
 std::vector<Key> split(const Key& key, std::size_t n, Layout layout = default_layout());
 
 // jax.random.bits(key, shape, uint32), row-major. The legacy layout throws std::length_error
-// from 2^32 - 1 words on (JAX's blocked path there is not implemented).
+// from 2^32 - 1 words on (JAX's blocked path there is not implemented), either layout from
+// 2^64 words on.
 std::vector<std::uint32_t> random_bits(const Key& key, const Shape& shape,
                                        Layout layout = default_layout());
+
+// The words random_bits(key, shape, layout) holds in the given rows (slices along the first
+// axis), without drawing the rest: row after row in the order given, repeats allowed, so
+// O(rows.size() * row size) time and memory. Bit for bit the same, since in both layouts a
+// word depends only on its flat index and the shape's size (docs/flax_jax_spec.md section 6).
+// Throws std::out_of_range naming the position and the row for a row >= shape[0],
+// ShapeError for a scalar shape, and std::length_error wherever random_bits would.
+std::vector<std::uint32_t> random_bits_rows(const Key& key, const Shape& shape,
+                                            const std::vector<std::size_t>& rows,
+                                            Layout layout = default_layout());
 
 // jax.random.uniform(key, shape, float32, minval, maxval).
 Array uniform(const Key& key, const Shape& shape, float minval = 0.0f, float maxval = 1.0f,
@@ -61,6 +72,12 @@ Array uniform(const Key& key, const Shape& shape, float minval = 0.0f, float max
 
 // jax.random.normal(key, shape, float32) as XLA:CPU computes it on an FMA host.
 Array normal(const Key& key, const Shape& shape, Layout layout = default_layout());
+
+// The given rows of normal(key, shape, layout), bit for bit, without drawing the rest: shape
+// (rows.size(), shape[1], ...), its row i being the whole draw's row rows[i]. For an
+// embedding table's rows a lookup needs. Throws as random_bits_rows does.
+Array normal_rows(const Key& key, const Shape& shape, const std::vector<std::size_t>& rows,
+                  Layout layout = default_layout());
 
 // jax.random.truncated_normal(key, lower, upper, shape, float32): values in (lower, upper).
 // Its bounds go through XLA's float32 erf (core/xla_math.hpp), which may differ from libm's

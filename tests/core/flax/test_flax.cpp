@@ -10,6 +10,7 @@
 #include "core/errors.hpp"
 #include "core/flax/flax.hpp"
 #include "core/init/initializers.hpp"
+#include "tests/core/init/rows_support.hpp"
 #include "tests/known_answers.hpp"
 
 namespace {
@@ -154,6 +155,64 @@ TEST_CASE("token_embed_forward reproduces every case of token_embed_forward.json
   }
 }
 
+TEST_CASE("token_embed_forward equals a gather from the whole embed_table bit for bit in both layouts",
+          "[core][flax]") {
+  constexpr std::int64_t kNan = -1;  // an expected NaN row
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (const Layout layout : {Layout::partitionable, Layout::legacy}) {
+    for (const xgrad::Shape& shape : kat::row_test_shapes()) {
+      if (shape.size() != 2) continue;
+      const std::size_t vocab = shape[0];
+      const std::size_t dim = shape[1];
+      INFO(random::layout_name(layout) << ", V " << vocab << ", D " << dim);
+      const xgrad::Array table = flax::embed_table(11, vocab, dim, layout);
+      std::vector<double> ids;
+      std::vector<std::int64_t> rows;
+      for (std::size_t row : kat::edge_rows(shape)) {
+        ids.push_back(static_cast<double>(row));
+        rows.push_back(static_cast<std::int64_t>(row));
+      }
+      const auto expected = [&](const std::vector<std::int64_t>& want) {
+        std::vector<float> out;
+        for (std::int64_t row : want) {
+          const std::vector<float> values =
+              row == kNan ? std::vector<float>(dim, nan)
+                          : kat::rows_of(table.data(), dim, {static_cast<std::size_t>(row)});
+          out.insert(out.end(), values.begin(), values.end());
+        }
+        return kat::float_words(out.data(), out.size());
+      };
+      const auto forward = [&](IdsPolicy policy) {
+        const std::vector<float> out = flax::token_embed_forward(11, ids, vocab, dim, policy, layout);
+        return kat::float_words(out.data(), out.size());
+      };
+      CHECK(forward(IdsPolicy::strict) == expected(rows));
+      if (vocab == 1) continue;  // V == 1 reads row 0 for any id
+      // Spec section 13: -1 wraps to V - 1 and -V to 0; V and -V - 1 read NaN; a NaN id is 0.
+      const auto v = static_cast<double>(vocab);
+      for (double id : {-1.0, -v, v, -v - 1, std::nan("")}) ids.push_back(id);
+      for (std::int64_t row : {static_cast<std::int64_t>(vocab) - 1, std::int64_t{0}, kNan, kNan, std::int64_t{0}}) {
+        rows.push_back(row);
+      }
+      CHECK(forward(IdsPolicy::flax) == expected(rows));
+    }
+  }
+}
+
+TEST_CASE("token_embed_forward at V = 50,000 gives the rows it gives at V = 50 in the partitionable layout",
+          "[core][flax]") {
+  // Spec sections 6 and 12: a partitionable word depends on its flat index alone and the
+  // stddev on D alone, so rows 1, 2, 3 of the (50000, 4096) table are those of the (50, 4096)
+  // one. (Drawn whole, the larger table would take 800 MB.)
+  const std::vector<double> ids = {1, 2, 3, 3};
+  const auto large = flax::token_embed_forward(0, ids, 50000, 4096, IdsPolicy::strict, Layout::partitionable);
+  const auto small = flax::token_embed_forward(0, ids, 50, 4096, IdsPolicy::strict, Layout::partitionable);
+  REQUIRE(large.size() == 4 * 4096);
+  CHECK(kat::float_words(large.data(), large.size()) == kat::float_words(small.data(), small.size()));
+  const xgrad::Array table = flax::embed_table(0, 50, 4096, Layout::partitionable);
+  CHECK(kat::float_words(large.data(), 4096) == kat::float_words(table.data() + 4096, 4096));
+}
+
 TEST_CASE("token_embed_forward uses the default layout unless one is named", "[core][flax]") {
   kat::DefaultLayoutGuard restore;
   const std::vector<double> ids = {0, 2, 1};
@@ -174,7 +233,13 @@ TEST_CASE("The strict policy rejects bad ids naming the position, the value and 
   CHECK(error_text({-1}, 5) == "token_embed_forward: token id -1 at position 0 is out of range [0, 5)");
   CHECK(error_text({0, 5}, 5) == "token_embed_forward: token id 5 at position 1 is out of range [0, 5)");
   CHECK(error_text({2.5}, 5) ==
-        "token_embed_forward: token id 2.5 at position 0 is not an integer (ids must be whole numbers in [0, 5))");
+        "token_embed_forward: token id 2.5 at position 0 is not a finite integer; ids must be whole numbers in [0, 5)");
+  CHECK(error_text({1, std::nan("")}, 5) ==
+        "token_embed_forward: token id nan at position 1 is not a finite integer; ids must be whole numbers in [0, 5)");
+  CHECK(error_text({-std::numeric_limits<double>::infinity()}, 5) ==
+        "token_embed_forward: token id -inf at position 0 is not a finite integer; ids must be whole numbers in [0, 5)");
+  CHECK(error_text({3e9}, 5) ==
+        "token_embed_forward: token id 3e+09 at position 0 does not fit in int32; ids must be whole numbers in [0, 5)");
   CHECK_THROWS_AS(flax::token_embed_forward(0, {7}, 5, 3), xgrad::TokenIdOutOfRange);
   CHECK_THROWS_AS(flax::token_embed_forward(0, {-1}, 5, 3), xgrad::TokenIdOutOfRange);
   CHECK_THROWS_AS(flax::token_embed_forward(0, {2.5}, 5, 3), xgrad::InvalidTokenId);
@@ -185,6 +250,16 @@ TEST_CASE("The strict policy rejects bad ids naming the position, the value and 
   // The exception types are the standard ones callers may already catch.
   CHECK_THROWS_AS(flax::token_embed_forward(0, {7}, 5, 3), std::out_of_range);
   CHECK_THROWS_AS(flax::token_embed_forward(0, {2.5}, 5, 3), std::invalid_argument);
+}
+
+TEST_CASE("The strict policy prints a rejected id as the shortest decimal that reads back as it",
+          "[core][flax]") {
+  // 0.1 + 0.2 is the double 0.30000000000000004, which "0.3" would not read back as; 2.7 is
+  // printed as written, not as 2.7000000000000002.
+  CHECK(error_text({0.1 + 0.2}, 5) == "token_embed_forward: token id 0.30000000000000004 at position 0 is not a "
+                                      "finite integer; ids must be whole numbers in [0, 5)");
+  CHECK(error_text({0, 2.7}, 5) ==
+        "token_embed_forward: token id 2.7 at position 1 is not a finite integer; ids must be whole numbers in [0, 5)");
 }
 
 TEST_CASE("The flax policy casts ids as jnp.asarray(...).astype(int32) and take(mode='fill') do",

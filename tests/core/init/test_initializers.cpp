@@ -8,6 +8,7 @@
 
 #include "core/errors.hpp"
 #include "core/init/initializers.hpp"
+#include "tests/core/init/rows_support.hpp"
 #include "tests/known_answers.hpp"
 
 namespace {
@@ -68,6 +69,41 @@ TEST_CASE("flax_embed_default draws Flax's embedding table from its key in both 
     REQUIRE(xgrad::shape_of(table) == xgrad::Shape{5, 3});
     check_numpy8(table, v.at("expected").get<std::vector<std::string>>());
   }
+}
+
+TEST_CASE("flax_embed_default_rows equals the whole table's rows bit for bit in both layouts",
+          "[core][initializers]") {
+  for (const Layout layout : {Layout::partitionable, Layout::legacy}) {
+    for (const xgrad::Shape& shape : kat::row_test_shapes()) {
+      if (shape.size() != 2) continue;  // an embedding table is (V, D)
+      INFO(random::layout_name(layout) << ", shape " << xgrad::shape_string(shape));
+      const Array whole = init::flax_embed_default(layout)(kEmbedKeySeed0, shape);
+      const std::vector<std::size_t> rows = kat::edge_rows(shape);
+      const Array drawn = init::flax_embed_default_rows(kEmbedKeySeed0, shape, rows, layout);
+      CHECK(xgrad::shape_of(drawn) == xgrad::Shape{rows.size(), shape[1]});
+      CHECK(kat::float_words(drawn.data(), drawn.size()) ==
+            kat::float_words(kat::rows_of(whole.data(), shape[1], rows).data(), rows.size() * shape[1]));
+    }
+  }
+}
+
+TEST_CASE("flax_embed_default_rows reproduces Flax's docstring tables row by row", "[core][initializers]") {
+  for (const std::string mode : {"partitionable", "legacy"}) {
+    INFO(mode);
+    const auto expected = flax_table_vector(mode).at("expected").get<std::vector<std::string>>();
+    const Array rows = init::flax_embed_default_rows(kEmbedKeySeed0, {5, 3}, {4, 0, 2}, kat::layout_of_mode(mode));
+    check_numpy8(rows, {expected[12], expected[13], expected[14], expected[0], expected[1], expected[2],
+                        expected[6], expected[7], expected[8]});
+  }
+}
+
+TEST_CASE("flax_embed_default_rows refuses what the whole-table initializer refuses",
+          "[core][initializers]") {
+  CHECK_THROWS_AS(init::flax_embed_default_rows(kEmbedKeySeed0, {0, 3}, {}), xgrad::ShapeError);
+  CHECK_THROWS_AS(init::flax_embed_default_rows(kEmbedKeySeed0, {4, 0}, {0}), xgrad::ShapeError);
+  CHECK_THROWS_AS(init::flax_embed_default_rows(kEmbedKeySeed0, {5}, {0}), xgrad::ShapeError);
+  CHECK_THROWS_MATCHES(init::flax_embed_default_rows(kEmbedKeySeed0, {5, 3}, {1, 5}), std::out_of_range,
+                       Catch::Matchers::Message("normal_rows: row 5 at position 1 is out of range [0, 5)"));
 }
 
 TEST_CASE("flax_embed_default is normal with stddev sqrt(1/D)", "[core][initializers]") {

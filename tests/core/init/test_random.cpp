@@ -8,8 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "core/errors.hpp"
 #include "core/init/random.hpp"
 #include "core/init/xla_math.hpp"
+#include "tests/core/init/rows_support.hpp"
 #include "tests/known_answers.hpp"
 
 namespace {
@@ -274,4 +276,87 @@ TEST_CASE("The default layout starts partitionable and can be switched process-w
   CHECK(random::random_bits(Key{0, 1701}, {3}) == legacy_bits);
   CHECK(random::random_bits(Key{0, 1701}, {3}, Layout::legacy) == legacy_bits);
   CHECK(random::split(Key{0, 0}, 2) == random::split(Key{0, 0}, 2, Layout::legacy));
+}
+
+TEST_CASE("random_bits_rows gives the whole draw's words at those rows in both layouts",
+          "[core][random]") {
+  const Key key{1428664606u, 3351135085u};
+  for (const Layout layout : {Layout::partitionable, Layout::legacy}) {
+    for (const xgrad::Shape& shape : kat::row_test_shapes()) {
+      INFO(random::layout_name(layout) << ", shape " << xgrad::shape_string(shape));
+      const std::vector<std::uint32_t> whole = random::random_bits(key, shape, layout);
+      const std::vector<std::size_t> rows = kat::edge_rows(shape);
+      const std::size_t width = whole.size() / shape[0];
+      CHECK(random::random_bits_rows(key, shape, rows, layout) == kat::rows_of(whole.data(), width, rows));
+    }
+  }
+}
+
+TEST_CASE("random_bits_rows counts 64-bit indices in the partitionable layout", "[core][random]") {
+  // Spec section 6: word i is y0 ^ y1 of threefry2x32(key, (hi32(i), lo32(i))). The last row
+  // of a (2^40, 3) shape starts at i = 3 * 2^40 - 3, beyond 32 bits; no whole draw fits here.
+  const Key key{0, 42};
+  const std::uint64_t first = 3 * (std::uint64_t{1} << 40) - 3;
+  std::vector<std::uint32_t> expected;
+  for (std::uint64_t i = first; i < first + 3; ++i) {
+    const auto y = random::threefry2x32(key, static_cast<std::uint32_t>(i >> 32), static_cast<std::uint32_t>(i));
+    expected.push_back(y[0] ^ y[1]);
+  }
+  CHECK(random::random_bits_rows(key, {std::size_t{1} << 40, 3}, {(std::size_t{1} << 40) - 1},
+                                 Layout::partitionable) == expected);
+}
+
+TEST_CASE("normal_rows equals the rows of the whole normal draw bit for bit in both layouts",
+          "[core][random]") {
+  const Key key{0, 1701};
+  for (const Layout layout : {Layout::partitionable, Layout::legacy}) {
+    for (const xgrad::Shape& shape : kat::row_test_shapes()) {
+      INFO(random::layout_name(layout) << ", shape " << xgrad::shape_string(shape));
+      const xgrad::Array whole = random::normal(key, shape, layout);
+      const std::vector<std::size_t> rows = kat::edge_rows(shape);
+      const std::size_t width = whole.size() / shape[0];
+      const xgrad::Array drawn = random::normal_rows(key, shape, rows, layout);
+      xgrad::Shape expected_shape = shape;
+      expected_shape[0] = rows.size();
+      CHECK(xgrad::shape_of(drawn) == expected_shape);
+      CHECK(kat::float_words(drawn.data(), drawn.size()) ==
+            kat::float_words(kat::rows_of(whole.data(), width, rows).data(), rows.size() * width));
+    }
+  }
+}
+
+TEST_CASE("normal_rows of no rows is empty and uses the default layout unless one is named",
+          "[core][random]") {
+  kat::DefaultLayoutGuard restore;
+  const Key key{0, 7};
+  CHECK(random::normal_rows(key, {5, 3}, {}).size() == 0);
+  const xgrad::Array legacy = random::normal_rows(key, {5, 3}, {2}, Layout::legacy);
+  random::set_default_layout(Layout::legacy);
+  CHECK(kat::float_words(random::normal_rows(key, {5, 3}, {2}).data(), 3) == kat::float_words(legacy.data(), 3));
+  // The legacy and partitionable rows differ, so the check above can tell the layouts apart.
+  CHECK(kat::float_words(random::normal_rows(key, {5, 3}, {2}, Layout::partitionable).data(), 3) !=
+        kat::float_words(legacy.data(), 3));
+}
+
+TEST_CASE("Rows-only draws reject a row past the shape naming its position, value and extent",
+          "[core][random]") {
+  const Key key{0, 0};
+  CHECK_THROWS_MATCHES(random::random_bits_rows(key, {5, 3}, {0, 4, 5}), std::out_of_range,
+                       Catch::Matchers::Message("random_bits_rows: row 5 at position 2 is out of range [0, 5)"));
+  CHECK_THROWS_MATCHES(random::normal_rows(key, {5, 3}, {7}, Layout::legacy), std::out_of_range,
+                       Catch::Matchers::Message("normal_rows: row 7 at position 0 is out of range [0, 5)"));
+  CHECK_THROWS_AS(random::normal_rows(key, {0, 3}, {0}), std::out_of_range);
+  CHECK_THROWS_AS(random::normal_rows(key, {}, {0}), xgrad::ShapeError);
+}
+
+TEST_CASE("Rows-only draws refuse the shapes whole draws refuse", "[core][random]") {
+  const Key key{0, 0};
+  // The legacy layout's blocked path (2^32 - 1 words and more) is not implemented.
+  CHECK_THROWS_AS(random::normal_rows(key, {65536, 65536}, {0}, Layout::legacy), std::length_error);
+  // Counters are 64 bits wide: 2^40 * 2^30 words have no index.
+  CHECK_THROWS_AS(random::random_bits_rows(key, {std::size_t{1} << 40, std::size_t{1} << 30}, {0},
+                                           Layout::partitionable),
+                  std::length_error);
+  CHECK_THROWS_AS(random::random_bits(key, {std::size_t{1} << 40, std::size_t{1} << 30}, Layout::partitionable),
+                  std::length_error);
 }
