@@ -2,21 +2,14 @@
 #include "core/token_ids.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <limits>
 
+#include "core/detail/format.hpp"
 #include "core/errors.hpp"
 
 namespace xgrad {
 namespace {
-
-// The shortest decimal that reads back as the same double: 2.7, not 2.7000000000000002.
-std::string format_value(double value) {
-  char buffer[32];
-  const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
-  return std::string(buffer, result.ptr);
-}
 
 constexpr double kInt32Min = std::numeric_limits<std::int32_t>::min();
 constexpr double kInt32Max = std::numeric_limits<std::int32_t>::max();
@@ -60,7 +53,7 @@ TokenIds TokenIds::from_floats(const std::vector<double>& ids, Shape shape,
     const double id = ids[i];
     const bool integral = std::isfinite(id) && std::trunc(id) == id;
     if (!integral || id < kInt32Min || id > kInt32Max) {
-      throw InvalidTokenId(who + ": token id " + format_value(id) + " at position " +
+      throw InvalidTokenId(who + ": token id " + detail::shortest_decimal(id) + " at position " +
                            result.position_string(i) +
                            (integral ? " does not fit in int32" : " is not a finite integer"));
     }

@@ -172,7 +172,7 @@ std::vector<float> token_embed_forward(std::int64_t seed, const std::vector<doub
   }
   if (any_nan) table = with_nan_row(table);
 
-  Tape tape;  // the table requires no gradient, so nothing is recorded
+  Tape tape(Tape::Mode::inference);
   const Tensor out = embedding_lookup(tape, Tensor(std::move(table)), TokenIds(gather_ids));
   return std::vector<float>(out.value().begin(), out.value().end());
 }
