@@ -1,0 +1,58 @@
+// How values cross between NumPy and xgrad in the Python module: arrays, token ids,
+// integers the problem's Python signature casts with int(), layouts and id policies.
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/flax/flax.hpp"
+#include "xgrad.hpp"
+
+namespace xgrad::python {
+
+namespace py = pybind11;
+
+// A Tensor as Python sees it. An op's recorded output is read-only from Python: its
+// backward may read that value (tanh's does), so writing it would change the gradient.
+struct PyTensor {
+  Tensor tensor;
+  bool op_output = false;
+  bool read_only() const { return op_output && tensor.requires_grad(); }
+};
+
+inline PyTensor op_result(Tensor t) { return PyTensor{std::move(t), true}; }
+inline PyTensor leaf(Tensor t) { return PyTensor{std::move(t), false}; }
+std::vector<Tensor> tensors_of(const std::vector<PyTensor>& tensors);
+std::vector<PyTensor> leaves_of(const std::vector<Tensor>& tensors);
+
+// Any array-like as a float32 Array (a copy: xgrad owns its buffers).
+Array array_from(const py::handle& value);
+// An Array handed to NumPy without a copy; the NumPy array owns it from then on.
+py::array_t<float> to_numpy(Array&& array);
+py::array_t<float> to_numpy(std::vector<float>&& values);
+// A copy, for buffers xgrad may reuse or free (gradients).
+py::array_t<float> copy_to_numpy(const float* data, const Shape& shape);
+// A zero-copy view of the tensor's value that keeps the tensor alive; read-only when
+// writing would break the engine (PyTensor::read_only).
+py::array_t<float> value_view(const PyTensor& t);
+
+// Any numeric array-like (a list, a NumPy array, an object with __array__) flattened to
+// doubles, so the library's validator judges every id; non-numeric dtypes are a TypeError.
+std::vector<double> ids_as_doubles(const py::handle& ids, Shape* shape = nullptr);
+TokenIds token_ids_from(const py::handle& ids);
+
+// int(value) as the problem's Python function casts it, checked to fit.
+std::int64_t int64_from(const py::handle& value, const char* what);
+std::size_t size_from(const py::handle& value, const char* what);
+
+// "partitionable" / "legacy"; None is random::default_layout().
+random::Layout layout_from(const std::optional<std::string>& name);
+std::optional<random::Layout> maybe_layout_from(const std::optional<std::string>& name);
+flax::IdsPolicy ids_policy_from(const std::string& name);
+
+}  // namespace xgrad::python
