@@ -8,6 +8,7 @@
 #include "core/gradient_check.hpp"
 #include "core/init/initializers.hpp"
 #include "core/init/random.hpp"
+#include "core/op.hpp"
 #include "core/ops.hpp"
 #include "core/row_sparse_grad.hpp"
 #include "core/tape.hpp"

@@ -36,22 +36,25 @@ void require_shape(bool ok, const char* op, const std::string& what, const Shape
 // Throws ShapeError "<op>: shapes differ: <a> vs <b>" unless a and b have one shape.
 void require_same_shape(const char* op, const Tensor& a, const Tensor& b);
 
-// grad(x) += contribution, for an op's backward. Does nothing when x requires no
-// gradient. `contribution` is an Array or any xtensor expression of exactly x's shape (no
+// grad(x) += contribution, for an op's backward. Adds nothing when x requires no
+// gradient (but still checks the shape). `contribution` is an Array or any xtensor expression of exactly x's shape (no
 // implicit broadcasting); it is evaluated once, straight into x's gradient. The first
 // contribution to an empty gradient is written into a fresh array that becomes the
 // gradient, so no zero-filling pass is made. (An array the op has filled itself can be
 // handed over with x.mutable_grad().add(std::move(array)), which does the same.)
 template <class E>
 void accumulate_grad(const Tensor& x, const E& contribution) {
-  if (!x.requires_grad()) return;
+  // The shape is checked even when x needs no gradient, so that a wrong backward shows at
+  // once and not only when the input is made trainable.
   const auto& shape = contribution.shape();
   const Shape xs = x.shape();
   if (shape.size() != xs.size() || !std::equal(xs.begin(), xs.end(), shape.begin())) {
-    throw ShapeError("the gradient contribution for '" + x.name() + "' has shape " +
-                     shape_string(Shape(shape.begin(), shape.end())) + ", its value " +
-                     shape_string(xs));
+    throw ShapeError("the gradient contribution for " +
+                     (x.name().empty() ? std::string("an unnamed input") : "'" + x.name() + "'") +
+                     " has shape " + shape_string(Shape(shape.begin(), shape.end())) +
+                     ", its value " + shape_string(xs));
   }
+  if (!x.requires_grad()) return;
   Gradient& grad = x.mutable_grad();
   if (grad.empty()) {
     Array fresh = uninitialized_array(xs);
