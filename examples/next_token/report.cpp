@@ -9,6 +9,8 @@
 #include <ostream>
 #include <sstream>
 
+#include "core/io/message_text.hpp"
+
 namespace next_token {
 
 using xgrad::Array;
@@ -124,12 +126,11 @@ std::string printable(const std::string& text) {
       continue;
     }
     // Keep a complete, valid sequence; anything else becomes U+FFFD.
-    try {
-      check_text(text.substr(i, c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2), "sample");
-      const std::size_t length = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+    const std::size_t length = xgrad::io::utf8_sequence_length(text, i);
+    if (length > 0) {
       out += text.substr(i, length);
       i += length;
-    } catch (const CorpusError&) {
+    } else {
       out += "\xEF\xBF\xBD";
       ++i;
     }

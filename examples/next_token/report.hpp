@@ -67,7 +67,8 @@ struct RunSummary {
   double tokens_per_second() const {
     return result.train_seconds > 0 ? static_cast<double>(result.tokens) / result.train_seconds : 0.0;
   }
-  bool passed() const { return rows.passed && (!learning_check_applies || learning_passed); }
+  // A diverged run fails whether or not the learning check applies (a resumed run).
+  bool passed() const { return rows.passed && !result.diverged && (!learning_check_applies || learning_passed); }
 };
 
 // The --json document. Keys that depend on wall time: tokens_per_second, train_seconds, total_seconds.

@@ -143,6 +143,10 @@ TEST_CASE("Damaged checkpoints are clear errors and change nothing", "[next_toke
     nlohmann::json m = read_json(ckpt + "/manifest.json");
     m["model"]["context"] = "three";
     write_text(ckpt + "/manifest.json", m.dump());
+    CHECK_THROWS_WITH(read_checkpoint_info(ckpt), Contains("\"context\" is \"three\", not a whole number"));
+    m["model"]["context"] = 2;
+    m["model"]["tie"] = "no";
+    write_text(ckpt + "/manifest.json", m.dump());
     CHECK_THROWS_WITH(read_checkpoint_info(ckpt), Contains("missing or mistyped field"));
   }
   SECTION("missing parameter file") {

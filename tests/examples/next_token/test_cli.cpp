@@ -27,7 +27,7 @@ TEST_CASE("The help documents every flag with its default and exits 0", "[next_t
       {"--threads", "=1"},             {"--samples", "=3"},          {"--sample-length", "=0"},
       {"--temperature", "=0.8"},       {"--prompt", "default:"},     {"--json", "default: none"},
       {"--plot", "default: none"},     {"--save", "default: none"},  {"--load", "default: none"},
-      {"-q,--quiet", "default: off"},
+      {"--allow-non-finite", "default: off"}, {"-q,--quiet", "default: off"},
   };
   std::size_t entries = 0;
   for (const auto& [flag, default_text] : flags) {
