@@ -315,7 +315,7 @@ int run_parsed(const CLI::App& app, Options o, std::ostream& out, std::ostream& 
   const TrainResult& result = summary.result;
   summary.rows = check_rows(result.initial_table, model.embed().embedding().value(), result.seen, o.model.tie);
   summary.learning_check_applies = !info && o.train.steps > 0;
-  summary.learning_passed = clearly_below(summary.val_loss(), summary.initial_loss()) && !result.diverged;
+  summary.learning_passed = clearly_below(summary.val_loss(), summary.initial_loss()) && !summary.diverged();
 
   const std::size_t last_step = o.train.first_step + result.steps;
   Rng sample_rng(stream_seed(o.train.seed, kSampleStream, last_step));
@@ -332,7 +332,7 @@ int run_parsed(const CLI::App& app, Options o, std::ostream& out, std::ostream& 
   out << std::flush;
   bool write_failed = false;
   // The model first: it is what the run made.
-  if (!o.save.empty() && result.diverged) {
+  if (!o.save.empty() && summary.diverged()) {
     err << "next_token: training diverged, so the model is not saved; " << xgrad::io::printable_bytes(o.save)
         << " is unchanged\n";
   } else if (!o.save.empty()) {

@@ -63,7 +63,6 @@ void check_json(const RunPaths& p) {
   const fs::path path(p.json);
   const fs::path parent = path.has_parent_path() ? path.parent_path() : fs::path(".");
   if (fs::is_directory(path)) throw OutputPathError(flag + ": is a directory");
-  if (!fs::is_directory(parent)) throw OutputPathError(flag + ": directory " + parent.string() + " does not exist");
   if (same_path(p.json, p.corpus)) throw OutputPathError(flag + ": is the corpus; it would be overwritten");
   if (!p.load.empty() && is_within(p.json, p.load)) {
     throw OutputPathError(flag + ": is inside the checkpoint being loaded (" + p.load + ")");
@@ -76,6 +75,7 @@ void check_json(const RunPaths& p) {
       if (same_path(p.json, (fs::path(p.plot) / name).string())) throw OutputPathError(flag + ": is a --plot file");
     }
   }
+  if (!fs::is_directory(parent)) throw OutputPathError(flag + ": directory " + parent.string() + " does not exist");
   require_writable("--json", p.json, parent);
 }
 

@@ -15,6 +15,7 @@
 
 #include <unistd.h>
 
+#include "tests/core/io/io_test_support.hpp"
 #include "tests/test_support.hpp"
 #include "core/io/npy.hpp"
 
@@ -24,33 +25,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A fresh, empty directory under the system temp dir, removed at scope exit.
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& tag) {
-    path = fs::temp_directory_path() /
-           ("xgrad_npy_" + tag + "_" + std::to_string(::getpid()) + "_" + std::to_string(std::rand()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out << bytes;
-}
+using testing::read_bytes;
+using testing::TempDir;
+using testing::write_bytes;
 
 // A hand-made .npy: version 1.0, the given dict (padded), then `data`.
 std::string npy_file(const std::string& dict, const std::string& data) {
