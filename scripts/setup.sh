@@ -12,6 +12,7 @@ packages=(
   libcli11-dev                                      # command-line parsing in examples/
   nlohmann-json3-dev                                # tests read the known-answer vectors (JSON)
   python3-numpy                                     # tests read our .npy files with NumPy
+  clang libclang-rt-14-dev                          # fuzz/: libFuzzer and its sanitizers (.ci/run)
 )
 
 missing=()
