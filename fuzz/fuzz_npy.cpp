@@ -11,9 +11,17 @@
 
 namespace {
 
+// In memory (/dev/shm) where there is one: the reader takes paths, and a disk would be the
+// bottleneck of every execution.
+struct ScratchFile {
+  std::string path = std::string(::access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp") + "/xgrad_fuzz_npy_" +
+                     std::to_string(::getpid()) + ".npy";
+  ~ScratchFile() { ::unlink(path.c_str()); }
+};
+
 const std::string& scratch_file() {
-  static const std::string path = "/tmp/xgrad_fuzz_npy_" + std::to_string(::getpid()) + ".npy";
-  return path;
+  static const ScratchFile file;
+  return file.path;
 }
 
 }  // namespace

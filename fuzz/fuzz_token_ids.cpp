@@ -11,9 +11,16 @@
 
 namespace {
 
-// The element count of `shape`, or false when it does not fit in 64 bits.
+// The element count of `shape`, or false when it does not fit in 64 bits (a zero extent
+// makes it 0 whatever the others are).
 bool element_count_fits(const xgrad::Shape& shape, unsigned __int128& count) {
   count = 1;
+  for (const std::size_t extent : shape) {
+    if (extent == 0) {
+      count = 0;
+      return true;
+    }
+  }
   for (const std::size_t extent : shape) {
     count *= extent;
     if (count > UINT64_MAX) return false;

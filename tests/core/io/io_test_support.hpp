@@ -17,7 +17,7 @@ struct TempDir {
   explicit TempDir(const std::string& tag) {
     static std::atomic<int> counter{0};
     path = std::filesystem::temp_directory_path() /
-           ("xgrad_io_" + tag + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+           ("xgrad_test_" + tag + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
     std::filesystem::remove_all(path);
     std::filesystem::create_directories(path);
   }

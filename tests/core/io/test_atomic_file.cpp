@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -83,59 +84,72 @@ TEST_CASE("Leftovers of an interrupted directory commit are removed by the next 
   CHECK(names_in(target) == std::set<std::string>{"a.txt"});
 }
 
-TEST_CASE("A file write that fails at any step leaves the old file and no temporary file", "[core][io]") {
-  TempDir dir("file_fault");
-  const std::string path = dir.file("a.txt");
+// Writes the new version once per step the writers reach, that step failing with ENOSPC,
+// each time after `write_old` (without faults). `written_new` checks a write that threw
+// nothing (a step past the point of no return: the new version must be there); `kept_old`
+// checks one that threw. Returns how many threw.
+static int fail_each_step_in_turn(const std::function<void()>& write_old, const std::function<void()>& write_new,
+                           const std::function<void()>& written_new, const std::function<void(const char*)>& kept_old) {
   const HookGuard guard(fail_one_step);
   int failures = 0;
   for (fail_at = 1;; ++fail_at) {
     INFO("failing step " << fail_at);
     REQUIRE(fail_at < 100);
     io::set_fault_hook(nullptr);
-    io::write_file_atomically(path, "old");
+    write_old();
     io::set_fault_hook(fail_one_step);
     steps_seen = 0;
     try {
-      io::write_file_atomically(path, "new");
-      CHECK(read_bytes(path) == "new");  // the step was past the point of no return
+      write_new();
+      written_new();
     } catch (const io::WriteError& e) {
       ++failures;
-      CHECK_THAT(e.what(), Contains("a.txt") && Contains(std::strerror(ENOSPC)));
-      CHECK(read_bytes(path) == "old");
+      kept_old(e.what());
     }
-    CHECK(names_in(dir.path) == std::set<std::string>{"a.txt"});
-    if (steps_seen < fail_at) break;  // the write has no step left to fail
+    if (steps_seen < fail_at) return failures;  // no step left to fail
   }
+}
+
+TEST_CASE("A file write that fails at any step leaves the old file and no temporary file", "[core][io]") {
+  TempDir dir("file_fault");
+  const std::string path = dir.file("a.txt");
+  const int failures = fail_each_step_in_turn(
+      [&] { io::write_file_atomically(path, "old"); }, [&] { io::write_file_atomically(path, "new"); },
+      [&] {
+        CHECK(read_bytes(path) == "new");
+        CHECK(names_in(dir.path) == std::set<std::string>{"a.txt"});
+      },
+      [&](const char* message) {
+        CHECK_THAT(message, Contains("a.txt") && Contains(std::strerror(ENOSPC)));
+        CHECK(read_bytes(path) == "old");
+        CHECK(names_in(dir.path) == std::set<std::string>{"a.txt"});
+      });
   CHECK(failures == 3);  // the temporary file's creation, data and sync steps each failed once
 }
 
 TEST_CASE("A directory commit that fails at any step (a full disk) leaves the old version whole", "[core][io]") {
   TempDir dir("dir_fault");
   const std::string target = dir.file("ckpt");
-  const auto old_files = std::set<std::pair<std::string, std::string>>{{"a.txt", "old a"}, {"b.txt", "old b"}};
-  const HookGuard guard(fail_one_step);
-  int failures = 0;
-  for (fail_at = 1;; ++fail_at) {
-    INFO("failing step " << fail_at);
-    REQUIRE(fail_at < 100);
-    io::set_fault_hook(nullptr);
-    io::replace_directory_atomically(target, [&](const std::string& s) { fill_with(s, old_files); });
-    io::set_fault_hook(fail_one_step);
-    steps_seen = 0;
-    try {
-      io::replace_directory_atomically(target, [](const std::string& s) {
-        fill_with(s, {{"a.txt", "new a"}, {"c.txt", "new c"}});
+  const int failures = fail_each_step_in_turn(
+      [&] {
+        io::replace_directory_atomically(target, [](const std::string& s) {
+          fill_with(s, {{"a.txt", "old a"}, {"b.txt", "old b"}});
+        });
+      },
+      [&] {
+        io::replace_directory_atomically(target, [](const std::string& s) {
+          fill_with(s, {{"a.txt", "new a"}, {"c.txt", "new c"}});
+        });
+      },
+      [&] {
+        CHECK(names_in(target) == std::set<std::string>{"a.txt", "c.txt"});
+        CHECK(read_bytes(target + "/a.txt") == "new a");
+        CHECK(names_in(dir.path) == std::set<std::string>{"ckpt"});
+      },
+      [&](const char*) {
+        CHECK(names_in(target) == std::set<std::string>{"a.txt", "b.txt"});
+        CHECK(read_bytes(target + "/a.txt") == "old a");
+        CHECK(names_in(dir.path) == std::set<std::string>{"ckpt"});
       });
-      CHECK(names_in(target) == std::set<std::string>{"a.txt", "c.txt"});
-      CHECK(read_bytes(target + "/a.txt") == "new a");
-    } catch (const io::WriteError&) {
-      ++failures;
-      CHECK(names_in(target) == std::set<std::string>{"a.txt", "b.txt"});
-      CHECK(read_bytes(target + "/a.txt") == "old a");
-      CHECK(read_bytes(target + "/b.txt") == "old b");
-    }
-    CHECK(names_in(dir.path) == std::set<std::string>{"ckpt"});
-    if (steps_seen < fail_at) break;
-  }
   CHECK(failures == 9);  // 3 steps of each of 2 files, and 3 of the staging directory's own
 }

@@ -13,7 +13,7 @@ using namespace next_token::testing;
 using Catch::Matchers::Contains;
 namespace fs = std::filesystem;
 
-TEST_CASE("--json naming the corpus is refused before training and the corpus is unchanged", "[next_token][paths]") {
+TEST_CASE("A --json naming the corpus is refused before training and the corpus is unchanged", "[next_token][paths]") {
   TempDir dir("json_corpus");
   const std::string corpus = dir.file("t.txt");
   std::string text;
