@@ -362,7 +362,9 @@ int run_parsed(const CLI::App& app, Options o, std::ostream& out, std::ostream& 
 
 }  // namespace
 
-int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err, bool interactive) {
+namespace {
+
+int run_reporting_errors(int argc, const char* const* argv, std::ostream& out, std::ostream& err, bool interactive) {
   CLI::App app("next_token: train a toy language model (a context-window MLP over xgrad) and see that an\n"
                "embedding only moves the rows it was fed.",
                "next_token");
@@ -392,6 +394,18 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
     err << "next_token: " << xgrad::io::printable_bytes(e.what()) << "\n";
     return kExitError;
   }
+}
+
+}  // namespace
+
+int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err, bool interactive) {
+  const int status = run_reporting_errors(argc, argv, out, err, interactive);
+  // A full disk or a closed stdout would otherwise pass for a quiet success.
+  if (!(out << std::flush)) {
+    err << "next_token: cannot write to the standard output\n";
+    return kExitError;
+  }
+  return status;
 }
 
 int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err, bool interactive) {

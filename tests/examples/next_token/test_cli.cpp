@@ -303,3 +303,11 @@ TEST_CASE("A model too large for the machine is refused with its size in bytes b
                         Contains("this machine can allocate"));
   CHECK(r.out.empty());
 }
+
+TEST_CASE("A write error on the output stream is an error with a message, not a silent success", "[next_token][cli]") {
+  std::ostream broken(nullptr);  // every write fails, as on a full disk or a closed stdout
+  std::ostringstream err;
+  const int code = run(small_run({"--steps", "0", "--samples", "0"}), broken, err);
+  CHECK(code == kExitError);
+  CHECK_THAT(err.str(), Contains("cannot write to the standard output"));
+}
