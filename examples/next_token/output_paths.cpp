@@ -17,23 +17,20 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The path with symlinks and "..", "." resolved as far as it exists.
+// The path with symlinks and "..", "." resolved as far as it exists, without a trailing slash.
 fs::path resolved(const std::string& path) {
   std::error_code error;
   const fs::path absolute = fs::absolute(path, error);
   const fs::path canonical = fs::weakly_canonical(absolute, error);
-  return (error ? absolute : canonical).lexically_normal();
+  fs::path out = (error ? absolute : canonical).lexically_normal();
+  if (!out.has_filename() && out.has_relative_path()) out = out.parent_path();
+  return out;
 }
 
 // `inner` is `outer` or lies below it.
 bool is_within(const std::string& inner, const std::string& outer) {
-  const fs::path in = resolved(inner), out = resolved(outer);
-  auto a = in.begin(), b = out.begin();
-  for (; b != out.end(); ++a, ++b) {
-    if (b->empty()) continue;  // a trailing slash
-    if (a == in.end() || *a != *b) return false;
-  }
-  return true;
+  const fs::path relative = resolved(inner).lexically_relative(resolved(outer));
+  return !relative.empty() && *relative.begin() != "..";
 }
 
 bool same_path(const std::string& a, const std::string& b) { return resolved(a) == resolved(b); }

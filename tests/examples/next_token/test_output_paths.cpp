@@ -83,6 +83,7 @@ TEST_CASE("Outputs that overlap each other are refused before training", "[next_
   const std::string ckpt = dir.file("ckpt");
   const std::pair<std::vector<std::string>, const char*> cases[] = {
       {{"--save", ckpt, "--json", ckpt + "/run.json"}, "is inside the --save directory"},
+      {{"--save", ckpt + "/", "--json", ckpt + "/./run.json"}, "is inside the --save directory"},
       {{"--save", ckpt, "--plot", ckpt}, "overlaps the --save directory"},
       {{"--save", ckpt, "--plot", ckpt + "/plots"}, "overlaps the --save directory"},
   };
