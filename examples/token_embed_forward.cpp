@@ -8,23 +8,29 @@
 // Output: each value with %.9g (reads back as the same float32), one token's D values per
 // line. --format json prints {"shape": [T, D], "values": [...]}, with null for NaN (JSON has
 // no NaN; Python's json gives None there and numpy.array(values, dtype=float) gives nan).
-// Exit status: 0 on success, 2 for bad arguments or ids (one line on stderr), 1 otherwise.
+// Exit status: 0 on success, 2 for bad arguments or ids (one line on stderr), 1 otherwise
+// (a read error on stdin, a write error on stdout, a table too large for the machine).
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 
-#include <cctype>
-#include <charconv>
+#include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
-#include <iterator>
 #include <limits>
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "common/memory.hpp"
+#include "common/numbers.hpp"
 #include "core/errors.hpp"
 #include "core/flax/flax.hpp"
+#include "core/io/message_text.hpp"
 
 namespace {
 
@@ -46,77 +52,40 @@ std::string trim(const std::string& text) {
   return text.substr(first, last - first + 1);
 }
 
-// Whole-string base-10 integers only: CLI11's own conversion also reads "010" as octal.
-template <typename Int>
-Int parse_integer(const std::string& flag, const std::string& text, const char* what) {
-  Int value{};
-  const std::string t = trim(text);
-  const auto result = std::from_chars(t.data(), t.data() + t.size(), value);
-  if (result.ec == std::errc::result_out_of_range) {
-    throw UsageError(flag + " " + text + " is out of range");
-  }
-  if (t.empty() || result.ec != std::errc() || result.ptr != t.data() + t.size()) {
-    throw UsageError(flag + " expects " + what + ", got '" + text + "'");
-  }
+// A flag's whole decimal number in [lo, hi] (examples/common/numbers.hpp).
+std::int64_t parse_flag(const std::string& flag, const std::string& text, std::int64_t lo, std::int64_t hi) {
+  std::int64_t value = 0;
+  const std::string problem = examples::parse_whole_number(trim(text), lo, hi, value);
+  if (!problem.empty()) throw UsageError(flag + ": " + problem);
   return value;
 }
 
-std::size_t parse_extent(const std::string& flag, const std::string& text) {
-  const auto value = parse_integer<std::size_t>(flag, text, "a positive whole number");
-  if (value == 0) throw UsageError(flag + " expects a positive whole number, got '" + text + "'");
-  return value;
-}
+// A read or write error on stdin or stdout: exit status 1 with a message.
+class StreamError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
-double parse_id(const std::string& token, std::size_t position) {
-  double value = 0;
-  const auto result = std::from_chars(token.data(), token.data() + token.size(), value);
-  if (token.empty() || result.ec != std::errc() || result.ptr != token.data() + token.size()) {
-    throw UsageError("--ids: '" + token + "' at position " + std::to_string(position) + " is not a number");
-  }
-  return value;
-}
-
-// Ids separated by commas and/or whitespace: "0,2,1", "0 2 1", "-1, 3". An empty list is
-// allowed (T = 0); an empty item ("1,,2", "1,", ",1") is not.
-std::vector<double> parse_ids(const std::string& text) {
-  std::vector<std::string> tokens;  // numbers and "," separators; whitespace only separates
-  std::string current;
-  const auto end_token = [&] {
-    if (!current.empty()) tokens.push_back(current);
-    current.clear();
-  };
-  for (char c : text) {
-    if (c == ',') {
-      end_token();
-      tokens.emplace_back(",");
-    } else if (std::isspace(static_cast<unsigned char>(c))) {
-      end_token();
-    } else {
-      current += c;
+// All of stdin. std::cin would end at a read error (stdin is a directory, or closed) just
+// as at the end of the input, and the tool would print nothing and succeed.
+std::string read_stdin() {
+  std::string text;
+  char buffer[1 << 16];
+  while (true) {
+    const ssize_t n = ::read(STDIN_FILENO, buffer, sizeof buffer);
+    if (n == 0) return text;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw StreamError(std::string("cannot read the ids from stdin: ") + std::strerror(errno));
     }
+    text.append(buffer, static_cast<std::size_t>(n));
   }
-  end_token();
-
-  std::vector<double> ids;
-  bool need_id = true;  // an id must come first and after every comma
-  for (const std::string& token : tokens) {
-    if (token != ",") {
-      ids.push_back(parse_id(token, ids.size()));
-      need_id = false;
-    } else if (need_id) {
-      throw UsageError("--ids: empty id at position " + std::to_string(ids.size()));
-    } else {
-      need_id = true;
-    }
-  }
-  if (!tokens.empty() && need_id) {
-    throw UsageError("--ids: empty id at position " + std::to_string(ids.size()));
-  }
-  return ids;
 }
 
-std::string read_all(std::istream& in) {
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+void write_stdout(const std::string& text) {
+  if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() || std::fflush(stdout) != 0) {
+    throw StreamError(std::string("cannot write to stdout: ") + std::strerror(errno));
+  }
 }
 
 std::string number_text(float value) {
@@ -131,7 +100,7 @@ void print_text(const std::vector<float>& values, std::size_t d_model) {
     out += number_text(values[i]);
     out += (i + 1) % d_model == 0 ? '\n' : ' ';
   }
-  std::fwrite(out.data(), 1, out.size(), stdout);
+  write_stdout(out);
 }
 
 void print_json(const std::vector<float>& values, std::size_t tokens, std::size_t d_model) {
@@ -141,7 +110,7 @@ void print_json(const std::vector<float>& values, std::size_t tokens, std::size_
     out += std::isnan(values[i]) ? std::string("null") : number_text(values[i]);
   }
   out += "]}\n";
-  std::fwrite(out.data(), 1, out.size(), stdout);
+  write_stdout(out);
 }
 
 struct Arguments {
@@ -168,13 +137,22 @@ void add_options(CLI::App& app, Arguments& args) {
 }
 
 int run(const Arguments& args) {
-  const auto seed = parse_integer<std::int64_t>("--seed", args.seed, "a whole number (int64)");
-  const auto vocab = parse_extent("--vocab", args.vocab);
-  const auto dim = parse_extent("--dim", args.dim);
-  if (vocab > std::numeric_limits<std::size_t>::max() / sizeof(float) / dim) {
-    throw UsageError("--vocab times --dim is too large for one table");
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  const auto seed = parse_flag("--seed", args.seed, std::numeric_limits<std::int64_t>::min(), kMax);
+  const auto vocab = static_cast<std::size_t>(parse_flag("--vocab", args.vocab, 1, kMax));
+  const auto dim = static_cast<std::size_t>(parse_flag("--dim", args.dim, 1, kMax));
+  std::vector<double> ids;
+  try {
+    ids = examples::parse_id_list(args.ids == "-" ? read_stdin() : args.ids);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
   }
-  const std::vector<double> ids = parse_ids(args.ids == "-" ? read_all(std::cin) : args.ids);
+  // The table, the looked-up rows, and their printed text (at most 16 bytes a value).
+  const long double table = static_cast<long double>(vocab) * dim * sizeof(float);
+  const long double rows = static_cast<long double>(ids.size()) * dim * (sizeof(float) + 16);
+  const std::string problem = examples::allocation_problem(
+      "a (" + std::to_string(vocab) + ", " + std::to_string(dim) + ") float32 table and its output", table + rows);
+  if (!problem.empty()) throw StreamError(problem);
   const Layout layout = args.prng == "legacy" ? Layout::legacy : Layout::partitionable;
   const IdsPolicy policy = args.ids_policy == "flax" ? IdsPolicy::flax : IdsPolicy::strict;
 
@@ -184,12 +162,14 @@ int run(const Arguments& args) {
   } else {
     print_text(values, dim);
   }
-  return std::fflush(stdout) == 0 ? 0 : 1;
+  return 0;
 }
 
-// The library's messages already start with "token_embed_forward: "; ours get that prefix here.
+// The library's messages already start with "token_embed_forward: "; ours get that prefix
+// here. Bytes that are not printable (from an argument or stdin) are escaped.
 int fail(int status, const std::string& message, bool add_prefix = true) {
-  std::cerr << (add_prefix ? std::string(kProgram) + ": " : std::string()) << message << '\n';
+  std::cerr << (add_prefix ? std::string(kProgram) + ": " : std::string()) << xgrad::io::printable_bytes(message)
+            << '\n';
   return status;
 }
 
@@ -202,7 +182,11 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
-    std::cout << app.help();
+    try {
+      write_stdout(app.help());
+    } catch (const StreamError& e) {
+      return fail(1, e.what());
+    }
     return 0;
   } catch (const CLI::ParseError& e) {
     return fail(2, e.what());
@@ -217,6 +201,8 @@ int main(int argc, char** argv) {
     return fail(2, e.what(), false);
   } catch (const xgrad::ShapeError& e) {
     return fail(2, e.what(), false);
+  } catch (const std::bad_alloc&) {
+    return fail(1, "out of memory (a smaller --vocab, --dim or fewer ids need less)");
   } catch (const std::exception& e) {
     return fail(1, e.what());
   }

@@ -1,14 +1,14 @@
-// .npy writing (atomic: temp file + fsync + rename) and validated reading, float32 only.
+// .npy writing (atomic: core/io/atomic_file.hpp) and validated reading, float32 only.
 // Format: "\x93NUMPY", major, minor, header length (LE uint16 for 1.0, LE uint32 for 2.0
 // and 3.0), an ASCII (3.0: UTF-8) Python dict literal ending in '\n', then the raw data.
 // xt::load_npy is not used: it reads past a truncated file without noticing.
 #include "core/io/npy.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include "core/io/atomic_file.hpp"
+#include "core/io/message_text.hpp"
 
-#include <atomic>
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -26,7 +26,7 @@ constexpr std::size_t kMagicLength = 6;
 constexpr std::size_t kMaxHeaderLength = 1 << 20;  // NumPy itself refuses headers over ~10 KB
 
 [[noreturn]] void fail(const std::string& path, const std::string& what) {
-  throw NpyError(path + ": " + what);
+  throw NpyError(io::printable_bytes(path) + ": " + what);
 }
 
 std::string errno_text() { return std::strerror(errno); }
@@ -63,27 +63,6 @@ std::string make_preamble(const Shape& shape) {
   return out + dict;
 }
 
-// write(2) until everything is written.
-bool write_all(int fd, const char* data, std::size_t size) {
-  while (size > 0) {
-    const ssize_t n = ::write(fd, data, size);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    data += n;
-    size -= static_cast<std::size_t>(n);
-  }
-  return true;
-}
-
-std::string directory_of(const std::string& path) {
-  const std::size_t slash = path.find_last_of('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
 // A tiny reader for the Python literal in the header: a dict of strings, booleans and
 // tuples of non-negative integers, which is all a valid .npy header holds.
 class HeaderParser {
@@ -109,7 +88,7 @@ class HeaderParser {
         duplicate_check(have_shape, key);
         header.shape = parse_shape();
       } else {
-        bad("unexpected key '" + key + "'");
+        bad("unexpected key '" + io::printable_bytes(key) + "'");
       }
       skip_space();
       if (peek() == ',') {
@@ -129,7 +108,7 @@ class HeaderParser {
 
  private:
   [[noreturn]] void bad(const std::string& what) const {
-    fail(path_, "malformed .npy header (" + what + " at character " + std::to_string(at_) + "): " + text_);
+    fail(path_, "malformed .npy header (" + what + " at character " + std::to_string(at_) + "): " + io::printable_bytes(text_));
   }
   char peek() const { return at_ < text_.size() ? text_[at_] : '\0'; }
   void skip_space() {
@@ -200,11 +179,13 @@ class HeaderParser {
   std::size_t at_ = 0;
 };
 
-// Opens `path` for reading, refusing directories with a clear message.
+// Opens `path` for reading, refusing directories, and FIFOs and devices (a read from those
+// can block forever), with a clear message.
 std::ifstream open_for_reading(const std::string& path) {
   struct stat info {};
   if (::stat(path.c_str(), &info) != 0) fail(path, "cannot open: " + errno_text());
   if (S_ISDIR(info.st_mode)) fail(path, "is a directory, not a .npy file");
+  if (!S_ISREG(info.st_mode)) fail(path, "is not a regular file (a FIFO or a device?), not a .npy file");
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(path, "cannot open: " + errno_text());
   return in;
@@ -262,49 +243,16 @@ std::string dtype_advice(const std::string& descr) {
   return "not float32; save it as float32 (.astype(np.float32))";
 }
 
-std::atomic<unsigned> temp_counter{0};
-
-}  // namespace
-
-namespace {
-
-// temp file in the same directory, written in full, fsync'ed, renamed over `path`.
-void write_atomically(const std::string& path, const char* head, std::size_t head_size, const char* body,
-                      std::size_t body_size) {
-  const std::string temp = path + ".tmp-" + std::to_string(::getpid()) + "-" +
-                           std::to_string(temp_counter.fetch_add(1));
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) fail(path, "cannot write: " + errno_text());
-  const bool written = write_all(fd, head, head_size) && write_all(fd, body, body_size) && ::fsync(fd) == 0;
-  std::string why = written ? "" : errno_text();
-  if (::close(fd) != 0 && written) why = errno_text();
-  if (!why.empty()) {
-    ::unlink(temp.c_str());
-    fail(path, "cannot write: " + why);
-  }
-  if (::rename(temp.c_str(), path.c_str()) != 0) {
-    why = errno_text();
-    ::unlink(temp.c_str());
-    fail(path, "cannot write (rename from the temporary file failed): " + why);
-  }
-  // Make the rename itself durable; failing to sync a directory is not worth an error.
-  const int dir = ::open(directory_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
-  }
-}
-
 }  // namespace
 
 void save(const std::string& path, const Array& array) {
   const std::string preamble = make_preamble(shape_of(array));
-  write_atomically(path, preamble.data(), preamble.size(), reinterpret_cast<const char*>(array.data()),
-                   array.size() * sizeof(float));
-}
-
-void write_file_atomically(const std::string& path, const std::string& bytes) {
-  write_atomically(path, bytes.data(), bytes.size(), nullptr, 0);
+  try {
+    io::write_file_atomically(path, preamble.data(), preamble.size(), reinterpret_cast<const char*>(array.data()),
+                              array.size() * sizeof(float));
+  } catch (const io::WriteError& e) {
+    throw NpyError(e.what());
+  }
 }
 
 Header read_header(const std::string& path) {
@@ -318,7 +266,7 @@ Array load(const std::string& path) {
   const std::uint64_t length = file_length(in, path);
   const Header header = parse_preamble(in, path, length);
   if (header.descr != "<f4") {
-    fail(path, "dtype is '" + header.descr + "', expected '<f4' (float32): " + dtype_advice(header.descr));
+    fail(path, "dtype is '" + io::printable_bytes(header.descr) + "', expected '<f4' (float32): " + dtype_advice(header.descr));
   }
   if (header.fortran_order) {
     fail(path, "is stored in Fortran order; save a C-ordered array (np.ascontiguousarray)");

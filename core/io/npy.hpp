@@ -1,6 +1,6 @@
 // .npy files that NumPy reads (np.load) and writes (np.save), for float32 arrays in C order.
-// Saving is atomic: the bytes go to a temporary file in the target's directory, which is
-// then renamed over the target, so an interrupted save never leaves a half-written file.
+// Saving is atomic (core/io/atomic_file.hpp): an interrupted save never leaves a
+// half-written file.
 // Loading checks everything before it trusts the file (magic, version, header, dtype '<f4',
 // fortran_order False, shape, exact file length) and throws NpyError naming the file and
 // the problem. Not a general NumPy reader: other dtypes and Fortran order are refused.
@@ -34,10 +34,6 @@ struct Header {
 // dtype '<f4', fortran_order False. Atomic as described above; the directory must exist.
 // Throws NpyError when the file cannot be written (nothing is left behind then).
 void save(const std::string& path, const Array& array);
-
-// The same atomic write for any bytes, e.g. a manifest that travels with .npy files.
-// Throws NpyError when the file cannot be written (nothing is left behind then).
-void write_file_atomically(const std::string& path, const std::string& bytes);
 
 // Reads and validates the header alone (the file length is checked by load).
 Header read_header(const std::string& path);

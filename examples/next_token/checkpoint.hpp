@@ -1,8 +1,10 @@
 // Checkpoints of the toy language model: one NumPy .npy file per parameter, named by its
-// path ("embed.embedding.npy"), and manifest.json (model config, step, seed, vocabulary, and
-// each file's shape, dtype and FNV-1a checksum). Every file is written atomically (temp file
-// + rename, core/npy.hpp) and the manifest last, so an interrupted save leaves either the
-// old checkpoint or files the manifest does not vouch for, which loading refuses.
+// path ("embed.embedding.npy"), and manifest.json (model config, step, seed, vocabulary and
+// its FNV-1a checksum, and each file's shape, dtype and FNV-1a checksum). A save replaces the
+// directory as a whole (core/io/atomic_file.hpp): a kill or a full disk at any moment leaves
+// the old checkpoint or the new one, complete. Parameters that are not finite are never
+// saved, and loading them is refused unless asked for. Every number in the manifest is
+// range-checked before use (limits.hpp), so a tampered manifest cannot ask for a huge model.
 // Not a general serialisation format: it holds exactly what next_token needs to resume.
 #pragma once
 
@@ -32,19 +34,36 @@ struct CheckpointInfo {
   std::uint64_t seed = 0;    // the seed of the run that started the model
 };
 
-// Creates `dir` if needed, writes every parameter and then the manifest. `extra` (e.g. the
-// losses at save time) is stored under "run" in the manifest. Throws CheckpointError.
+// Replaces `dir` (created if needed, with its parents) by a checkpoint of `model`. `extra`
+// (e.g. the losses at save time) is stored under "run" in the manifest. Throws
+// CheckpointError, leaving `dir` as it was, when a parameter holds NaN or inf, when `dir`
+// holds anything but a checkpoint's files (check_checkpoint_target), or when writing fails.
 void save_checkpoint(const std::string& dir, const Model& model, const Vocabulary& vocabulary,
                      std::size_t step, std::uint64_t seed, const nlohmann::json& extra = nlohmann::json::object());
+
+// Throws CheckpointError unless a save may replace `dir`: it is missing, empty, or holds only
+// manifest.json and .npy files. A save replaces the whole directory, so anything else in it
+// would be lost.
+void check_checkpoint_target(const std::string& dir);
 
 // Reads and checks dir/manifest.json. Throws CheckpointError.
 CheckpointInfo read_checkpoint_info(const std::string& dir);
 
+// The same checks on a manifest's text; `path` is what messages call it.
+CheckpointInfo parse_checkpoint_info(const std::string& manifest_text, const std::string& path);
+
+enum class NonFinite { refuse, allow };
+
 // Overwrites every parameter of `model` from `dir`, after checking each file against the
-// model (shape) and the manifest (dtype, checksum); on any error nothing is changed.
-void load_parameters(const std::string& dir, const Model& model);
+// model (shape) and the manifest (dtype, checksum) and, unless `non_finite` is allow, that
+// every value is finite; on any error nothing is changed.
+void load_parameters(const std::string& dir, const Model& model, NonFinite non_finite = NonFinite::refuse);
 
 // FNV-1a, 64 bits, over the float data of an array, as 16 hex digits.
 std::string checksum(const xgrad::Array& array);
+
+// The same over a vocabulary: its words in order, each followed by a newline (words hold no
+// whitespace), or the text "bytes 0-255" for byte tokens.
+std::string checksum(const Vocabulary& vocabulary);
 
 }  // namespace next_token

@@ -4,7 +4,7 @@
 
 #include <chrono>
 #include <cmath>
-#include <filesystem>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <ostream>
@@ -15,10 +15,15 @@
 #pragma GCC diagnostic pop
 
 #include "checkpoint.hpp"
-#include "core/io/npy.hpp"
+#include "common/memory.hpp"
+#include "common/numbers.hpp"
+#include "core/io/atomic_file.hpp"
+#include "core/io/message_text.hpp"
 #include "core/threads.hpp"
 #include "corpus.hpp"
+#include "limits.hpp"
 #include "model.hpp"
+#include "output_paths.hpp"
 #include "plot.hpp"
 #include "progress.hpp"
 #include "report.hpp"
@@ -31,7 +36,7 @@
 namespace next_token {
 namespace {
 
-namespace fs = std::filesystem;
+namespace lim = limits;
 
 struct Options {
   std::string corpus = XGRAD_DEFAULT_CORPUS;
@@ -47,6 +52,7 @@ struct Options {
   std::string prompt;
   std::string json, plot, save, load;
   bool quiet = false;
+  bool allow_non_finite = false;
   int threads = 1;
 };
 
@@ -69,6 +75,19 @@ CLI::Validator finite_range(double lo, double hi) {
       "in [" + CLI::detail::to_string(lo) + ", " + CLI::detail::to_string(hi) + "]");
 }
 
+// A decimal whole number in [lo, hi], handed on to CLI11 in canonical form: CLI11 itself
+// would read "010" as octal and "0x10" as hex.
+CLI::Validator whole_number(std::int64_t lo, std::int64_t hi) {
+  return CLI::Validator(
+      [lo, hi](std::string& input) -> std::string {
+        std::int64_t value = 0;
+        const std::string problem = examples::parse_whole_number(input, lo, hi, value);
+        if (problem.empty()) input = std::to_string(value);
+        return problem;
+      },
+      "in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+}
+
 void build_parser(CLI::App& app, Options& o) {
   app.option_defaults()->always_capture_default();
   app.get_formatter()->column_width(34);
@@ -77,7 +96,7 @@ void build_parser(CLI::App& app, Options& o) {
       "and whether every row never fed is bit-identical to its initial value (computed from the tables).\n"
       "Exit status: 0 when the row check passes and the validation loss is clearly (10%) below the\n"
       "initial loss (not judged when resuming or with --steps 0); 1 for a file that cannot be read or\n"
-      "written; 2 for bad flags; 3 when a check fails.\n"
+      "written; 2 for bad flags; 3 when a check fails or training diverged (then nothing is saved).\n"
       "Examples:\n"
       "  next_token                                   train on the shipped Genesis text (bytes)\n"
       "  next_token --tokens word --steps 3000 --plot plots --save ckpt\n"
@@ -90,18 +109,18 @@ void build_parser(CLI::App& app, Options& o) {
       ->check(CLI::IsMember({"byte", "word"}));
   app.add_option("--vocab-size", o.vocab_size, "with --tokens word: V at most this, <unk> included "
                                                "(the most frequent words; ties in byte order)")
-      ->check(CLI::Range(std::size_t{2}, std::size_t{1} << 20));
+      ->transform(whole_number(lim::kMinVocab, lim::kMaxVocab));
   app.add_option("--context", o.model.context, "C: previous tokens the model sees (1 with --hidden 0 is the bigram model)")
-      ->check(CLI::Range(std::size_t{1}, std::size_t{64}));
-  app.add_option("--embed-dim", o.model.embed_dim, "D: embedding width")->check(CLI::Range(std::size_t{1}, std::size_t{4096}));
+      ->transform(whole_number(1, lim::kMaxContext));
+  app.add_option("--embed-dim", o.model.embed_dim, "D: embedding width")->transform(whole_number(1, lim::kMaxEmbedDim));
   app.add_option("--hidden", o.model.hidden, "H: width of the tanh layer; 0 for none")
-      ->check(CLI::Range(std::size_t{0}, std::size_t{16384}));
+      ->transform(whole_number(0, lim::kMaxHidden));
   app.add_flag("--tie", o.model.tie, "tie weights: the output layer is Embed.attend (the table scores every next token); default: off");
 
   app.add_option("--steps", o.train.steps, "training steps; 0 only evaluates and samples (e.g. with --load)")
-      ->check(CLI::Range(std::size_t{0}, std::size_t{100000000}));
+      ->transform(whole_number(0, lim::kMaxSteps));
   app.add_option("--batch-size", o.train.batch, "B: windows (predicted tokens) per step")
-      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 16));
+      ->transform(whole_number(1, lim::kMaxBatch));
   app.add_option("--lr", o.train.lr, "learning rate at the first step")->check(finite_range(1e-9, 1e3));
   app.add_option("--lr-final", o.train.lr_final, "learning rate at the last step, linear decay in between (only --lr given: a twentieth of it)")
       ->check(finite_range(0.0, 1e3));
@@ -111,18 +130,19 @@ void build_parser(CLI::App& app, Options& o) {
       ->check(finite_range(0.0, 1.0));
   app.add_option("--validation-fraction", o.validation_fraction, "share of the corpus (its end) held out for validation")
       ->check(finite_range(0.01, 0.5));
-  app.add_option("--eval-every", o.train.eval_every, "steps between loss measurements, plus early ones at 1/8, 1/4 and 1/2 of it (0: only at start and end)");
+  app.add_option("--eval-every", o.train.eval_every, "steps between loss measurements, plus early ones at 1/8, 1/4 and 1/2 of it (0: only at start and end)")
+      ->transform(whole_number(0, lim::kMaxSteps));
   app.add_option("--eval-windows", o.train.eval_windows, "windows of each split a loss is measured on (evenly spaced)")
-      ->check(CLI::Range(std::size_t{1}, std::size_t{100000000}));
+      ->transform(whole_number(1, 100000000));
   app.add_option("--seed", o.seed, "seed of the whole run: parameters (jax.random.PRNGKey(seed), Flax's keys), "
                                    "batches and samples")
-      ->check(CLI::Range(std::int64_t{0}, std::int64_t{4294967295}));
+      ->transform(whole_number(0, lim::kMaxSeed));
   app.add_option("--threads", o.threads, "threads for xgrad's own loops (results are bit-identical for any count)")
-      ->check(CLI::Range(1, 256));
+      ->transform(whole_number(1, 256));
 
-  app.add_option("--samples", o.samples, "texts generated at the end")->check(CLI::Range(std::size_t{0}, std::size_t{100}));
+  app.add_option("--samples", o.samples, "texts generated at the end")->transform(whole_number(0, 100));
   app.add_option("--sample-length", o.sample_length, "tokens per sample; 0: 200 bytes or 40 words")
-      ->check(CLI::Range(std::size_t{0}, std::size_t{100000}));
+      ->transform(whole_number(0, 100000));
   app.add_option("--temperature", o.temperature, "sampling temperature; 0 always picks the likeliest token")
       ->check(finite_range(0.0, 100.0));
   app.add_option("--prompt", o.prompt, "text each sample starts from (at least C tokens); default: a line of the "
@@ -132,22 +152,39 @@ void build_parser(CLI::App& app, Options& o) {
   app.add_option("--plot", o.plot, "write loss.svg and embedding_rows.svg into DIR; default: none")->type_name("DIR");
   app.add_option("--save", o.save, "save a checkpoint into DIR (.npy per parameter + manifest.json); default: none")->type_name("DIR");
   app.add_option("--load", o.load, "start from the checkpoint in DIR (resume, or sample with --steps 0); default: none")->type_name("DIR");
+  app.add_flag("--allow-non-finite", o.allow_non_finite, "with --load: accept a checkpoint whose parameters hold "
+                                                         "NaN or inf (to inspect it); default: off");
   app.add_flag("-q,--quiet", o.quiet, "no progress or samples: only the closing summary; default: off");
 }
 
-// Output paths are checked before training, so a typo does not cost a whole run.
-void check_output_paths(const Options& o) {
-  if (!o.json.empty()) {
-    const fs::path path(o.json);
-    const fs::path parent = path.has_parent_path() ? path.parent_path() : fs::path(".");
-    if (fs::is_directory(path)) throw UsageError("--json " + o.json + ": is a directory");
-    if (!fs::is_directory(parent)) throw UsageError("--json " + o.json + ": directory " + parent.string() + " does not exist");
+// Paths are checked before training, so a typo or a clash does not cost a whole run.
+void check_paths(const CLI::App& app, const Options& o) {
+  const std::pair<const char*, const std::string&> paths[] = {
+      {"--corpus", o.corpus}, {"--load", o.load}, {"--json", o.json}, {"--plot", o.plot}, {"--save", o.save}};
+  for (const auto& [flag, value] : paths) {
+    if (app.get_option(flag)->count() > 0 && value.empty()) throw UsageError(std::string(flag) + " was given an empty path");
   }
-  for (const auto& [flag, dir] : {std::pair<const char*, const std::string&>{"--plot", o.plot}, {"--save", o.save}}) {
-    if (!dir.empty() && fs::exists(dir) && !fs::is_directory(dir)) {
-      throw UsageError(std::string(flag) + " " + dir + ": exists and is not a directory");
-    }
+  try {
+    check_run_paths({o.corpus, o.load, o.json, o.plot, o.save});
+  } catch (const OutputPathError& e) {
+    throw UsageError(e.what());
   }
+}
+
+// Parameters, their gradients and copies (the initial table, momentum), and a batch's
+// activations and their gradients (a loss is measured on up to 1024 windows at once), in
+// bytes: refused before the model is built when the machine cannot hold them.
+void check_model_fits(const ModelConfig& c, std::size_t batch) {
+  const long double C = c.context, D = c.embed_dim, H = c.hidden, V = c.vocab;
+  const long double dense_in = c.hidden > 0 ? H : C * D;
+  const long double output = c.tie ? D : V;
+  const long double parameters = V * D + (c.hidden > 0 ? C * D * H + H : 0) + dense_in * output + output;
+  const long double windows = std::max<long double>(batch, 1024);
+  const long double activations = windows * (C * D + H + output + V);
+  const std::string problem = examples::allocation_problem(
+      "the model (" + describe(c) + ") with a batch of " + std::to_string(batch),
+      (parameters * 4 + activations * 3) * sizeof(float));
+  if (!problem.empty()) throw UsageError(problem + "; choose a smaller model or --batch-size");
 }
 
 // With --load, model flags given on the command line must agree with the checkpoint.
@@ -189,7 +226,18 @@ std::string group(std::size_t n) {
   return digits;
 }
 
-int run_parsed(const CLI::App& app, Options o, std::ostream& out, bool interactive) {
+// Writes one output; a failure is reported and remembered, so the outputs after it are
+// still written (a plot that fails must not cost the trained model or the summary).
+void write_output(bool& failed, std::ostream& err, const std::function<void()>& write) {
+  try {
+    write();
+  } catch (const std::exception& e) {
+    err << "next_token: " << xgrad::io::printable_bytes(e.what()) << "\n";
+    failed = true;
+  }
+}
+
+int run_parsed(const CLI::App& app, Options o, std::ostream& out, std::ostream& err, bool interactive) {
   const auto start = std::chrono::steady_clock::now();
   const bool word_tokens = o.tokens == "word";
   if (app.get_option("--vocab-size")->count() > 0 && !word_tokens && o.load.empty()) {
@@ -198,7 +246,7 @@ int run_parsed(const CLI::App& app, Options o, std::ostream& out, bool interacti
   if (app.get_option("--lr-final")->count() == 0 && app.get_option("--lr")->count() > 0) {
     o.train.lr_final = o.train.lr / 20.0f;  // the default schedule's shape (1 -> 0.05) for any --lr
   }
-  check_output_paths(o);
+  check_paths(app, o);
   xgrad::set_num_threads(static_cast<std::size_t>(o.threads));
 
   // Vocabulary and model: from the checkpoint, or fresh.
@@ -226,11 +274,12 @@ int run_parsed(const CLI::App& app, Options o, std::ostream& out, bool interacti
     }
   }
 
+  check_model_fits(o.model, o.train.batch);
   const Model model(o.model, o.seed);
   RunSummary summary;
   summary.init = "Flax keys (Embed_0, Dense_0, Dense_1) from jax.random.PRNGKey(" + std::to_string(o.seed) + ")";
   if (info) {
-    load_parameters(o.load, model);
+    load_parameters(o.load, model, o.allow_non_finite ? NonFinite::allow : NonFinite::refuse);
     summary.init = "loaded from " + o.load + " (step " + std::to_string(info->step) + ")";
   }
   summary.corpus = o.corpus;
@@ -266,7 +315,7 @@ int run_parsed(const CLI::App& app, Options o, std::ostream& out, bool interacti
   const TrainResult& result = summary.result;
   summary.rows = check_rows(result.initial_table, model.embed().embedding().value(), result.seen, o.model.tie);
   summary.learning_check_applies = !info && o.train.steps > 0;
-  summary.learning_passed = clearly_below(summary.val_loss(), summary.initial_loss()) && !result.diverged;
+  summary.learning_passed = clearly_below(summary.val_loss(), summary.initial_loss()) && !summary.diverged();
 
   const std::size_t last_step = o.train.first_step + result.steps;
   Rng sample_rng(stream_seed(o.train.seed, kSampleStream, last_step));
@@ -280,27 +329,42 @@ int run_parsed(const CLI::App& app, Options o, std::ostream& out, bool interacti
   summary.total_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   print_summary(out, summary, !o.quiet);
-  if (!o.plot.empty()) {
-    const std::vector<std::string> files =
-        write_plots(o.plot, summary, vocabulary, result.initial_table, model.embed().embedding().value());
-    if (!o.quiet) out << "plots: " << files[0] << ", " << files[1] << "\n";
+  out << std::flush;
+  bool write_failed = false;
+  // The model first: it is what the run made.
+  if (!o.save.empty() && summary.diverged()) {
+    err << "next_token: training diverged, so the model is not saved; " << xgrad::io::printable_bytes(o.save)
+        << " is unchanged\n";
+  } else if (!o.save.empty()) {
+    write_output(write_failed, err, [&] {
+      save_checkpoint(o.save, model, vocabulary, last_step, static_cast<std::uint64_t>(o.seed),
+                      {{"val_loss", summary.val_loss()}, {"final_loss", summary.final_loss()}, {"corpus", o.corpus}});
+      if (!o.quiet) out << "checkpoint: " << o.save << " (step " << last_step << ")\n";
+    });
   }
-  if (!o.save.empty()) {
-    save_checkpoint(o.save, model, vocabulary, last_step, static_cast<std::uint64_t>(o.seed),
-                    {{"val_loss", summary.val_loss()}, {"final_loss", summary.final_loss()}, {"corpus", o.corpus}});
-    if (!o.quiet) out << "checkpoint: " << o.save << " (step " << last_step << ")\n";
+  if (!o.plot.empty()) {
+    write_output(write_failed, err, [&] {
+      const std::vector<std::string> files =
+          write_plots(o.plot, summary, vocabulary, result.initial_table, model.embed().embedding().value());
+      if (!o.quiet) out << "plots: " << files[0] << ", " << files[1] << "\n";
+    });
   }
   if (!o.json.empty()) {
-    xgrad::npy::write_file_atomically(o.json, summary_json(summary).dump(2) + "\n");
-    if (!o.quiet) out << "summary: " << o.json << "\n";
+    write_output(write_failed, err, [&] {
+      xgrad::io::write_file_atomically(o.json, summary_json(summary).dump(2) + "\n");
+      if (!o.quiet) out << "summary: " << o.json << "\n";
+    });
   }
   out << std::flush;
+  if (write_failed) return kExitError;
   return summary.passed() ? kExitOk : kExitCheckFailed;
 }
 
 }  // namespace
 
-int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err, bool interactive) {
+namespace {
+
+int run_reporting_errors(int argc, const char* const* argv, std::ostream& out, std::ostream& err, bool interactive) {
   CLI::App app("next_token: train a toy language model (a context-window MLP over xgrad) and see that an\n"
                "embedding only moves the rows it was fed.",
                "next_token");
@@ -312,19 +376,36 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
     app.exit(e, out, err);
     return kExitOk;
   } catch (const CLI::ParseError& e) {
-    err << "next_token: " << e.what() << "\nRun next_token --help for the flags and their defaults.\n";
+    err << "next_token: " << xgrad::io::printable_bytes(e.what(), /*keep_newlines=*/true)
+        << "\nRun next_token --help for the flags and their defaults.\n";
     return kExitUsage;
   }
   try {
-    return run_parsed(app, options, out, interactive);
+    return run_parsed(app, options, out, err, interactive);
   } catch (const UsageError& e) {
-    err << "next_token: " << e.what() << "\n";
+    err << "next_token: " << xgrad::io::printable_bytes(e.what()) << "\n";
     return kExitUsage;
+  } catch (const std::bad_alloc&) {
+    out << std::flush;
+    err << "next_token: out of memory (a smaller model, --batch-size or corpus needs less)\n";
+    return kExitError;
   } catch (const std::exception& e) {  // CorpusError, CheckpointError, NpyError, ...
     out << std::flush;
-    err << "next_token: " << e.what() << "\n";
+    err << "next_token: " << xgrad::io::printable_bytes(e.what()) << "\n";
     return kExitError;
   }
+}
+
+}  // namespace
+
+int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err, bool interactive) {
+  const int status = run_reporting_errors(argc, argv, out, err, interactive);
+  // A full disk or a closed stdout would otherwise pass for a quiet success.
+  if (!(out << std::flush)) {
+    err << "next_token: cannot write to the standard output\n";
+    return kExitError;
+  }
+  return status;
 }
 
 int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err, bool interactive) {

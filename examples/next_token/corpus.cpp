@@ -10,6 +10,9 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "common/memory.hpp"
+#include "core/io/message_text.hpp"
+
 namespace next_token {
 namespace {
 
@@ -22,39 +25,6 @@ bool is_space(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c 
 
 bool is_word_char(unsigned char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '\'' || c >= 0x80;
-}
-
-// Length of the UTF-8 sequence starting at text[i], or 0 when it is not valid there.
-std::size_t utf8_sequence_length(const std::string& text, std::size_t i) {
-  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
-  const unsigned char lead = byte(i);
-  if (lead < 0x80) return 1;
-  // Lead byte -> sequence length, its payload bits, and the smallest code point that needs
-  // that length (anything smaller is an overlong form).
-  struct Form {
-    std::size_t length;
-    std::uint32_t mask, minimum;
-  };
-  Form form{};
-  if (lead >= 0xC2 && lead <= 0xDF) {
-    form = {2, 0x1F, 0x80};
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    form = {3, 0x0F, 0x800};
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    form = {4, 0x07, 0x10000};
-  } else {
-    return 0;  // a continuation byte, an overlong lead (0xC0, 0xC1) or 0xF5..0xFF
-  }
-  const std::size_t length = form.length;
-  const std::uint32_t minimum = form.minimum;
-  std::uint32_t code = lead & form.mask;
-  if (i + length > text.size()) return 0;
-  for (std::size_t k = 1; k < length; ++k) {
-    if ((byte(i + k) & 0xC0) != 0x80) return 0;
-    code = (code << 6) | (byte(i + k) & 0x3F);
-  }
-  if (code < minimum || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return 0;
-  return length;
 }
 
 // SplitMix64's finaliser: a good 64-bit mix.
@@ -78,7 +48,7 @@ void check_text(const std::string& text, const std::string& name) {
     if (c == 0x7F) {
       throw CorpusError("corpus " + name + " is not text: control byte 0x7F at byte offset " + std::to_string(i));
     }
-    const std::size_t length = utf8_sequence_length(text, i);
+    const std::size_t length = xgrad::io::utf8_sequence_length(text, i);
     if (length == 0) {
       throw CorpusError("corpus " + name + " is not valid UTF-8: byte " + hex_byte(c) + " at byte offset " +
                         std::to_string(i) + " does not start a valid UTF-8 character");
@@ -96,6 +66,15 @@ std::string read_corpus(const std::string& path) {
                       (error ? error.message() : std::string("no such file")));
   }
   if (fs::is_directory(status)) throw CorpusError("cannot read corpus " + path + ": it is a directory");
+  // A FIFO or a device would block the read, or never end.
+  if (!fs::is_regular_file(status)) {
+    throw CorpusError("cannot read corpus " + path + ": it is not a regular file (a FIFO or a device?)");
+  }
+  // The text, and its token ids as int32 twice over (the stream and the split).
+  const std::uintmax_t size = fs::file_size(path, error);
+  const std::string too_large =
+      error ? std::string() : examples::allocation_problem("corpus " + path, static_cast<long double>(size) * 9);
+  if (!too_large.empty()) throw CorpusError("cannot read " + too_large);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw CorpusError("cannot read corpus " + path + ": " + std::strerror(errno));
   std::ostringstream text;

@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
-#include "core/io/npy.hpp"
+#include "core/io/atomic_file.hpp"
 
 namespace next_token {
 
@@ -317,10 +317,10 @@ std::vector<std::string> write_plots(const std::string& dir, const RunSummary& s
   if (error || !std::filesystem::is_directory(dir)) {
     throw std::runtime_error("cannot write plots in " + dir + ": " + (error ? error.message() : "not a directory"));
   }
-  const std::string loss = (std::filesystem::path(dir) / "loss.svg").string();
-  const std::string rows = (std::filesystem::path(dir) / "embedding_rows.svg").string();
-  xgrad::npy::write_file_atomically(loss, loss_svg(summary));
-  xgrad::npy::write_file_atomically(rows, embedding_rows_svg(summary, vocabulary, before, after));
+  const std::string loss = (std::filesystem::path(dir) / kPlotFiles[0]).string();
+  const std::string rows = (std::filesystem::path(dir) / kPlotFiles[1]).string();
+  xgrad::io::write_file_atomically(loss, loss_svg(summary));
+  xgrad::io::write_file_atomically(rows, embedding_rows_svg(summary, vocabulary, before, after));
   return {loss, rows};
 }
 

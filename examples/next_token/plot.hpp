@@ -13,6 +13,9 @@
 
 namespace next_token {
 
+// The files write_plots writes, in this order.
+constexpr const char* kPlotFiles[] = {"loss.svg", "embedding_rows.svg"};
+
 std::string loss_svg(const RunSummary& summary);
 std::string embedding_rows_svg(const RunSummary& summary, const Vocabulary& vocabulary, const xgrad::Array& before,
                                const xgrad::Array& after);

@@ -9,6 +9,8 @@
 #include <ostream>
 #include <sstream>
 
+#include "core/io/message_text.hpp"
+
 namespace next_token {
 
 using xgrad::Array;
@@ -124,12 +126,11 @@ std::string printable(const std::string& text) {
       continue;
     }
     // Keep a complete, valid sequence; anything else becomes U+FFFD.
-    try {
-      check_text(text.substr(i, c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2), "sample");
-      const std::size_t length = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+    const std::size_t length = xgrad::io::utf8_sequence_length(text, i);
+    if (length > 0) {
       out += text.substr(i, length);
       i += length;
-    } catch (const CorpusError&) {
+    } else {
       out += "\xEF\xBF\xBD";
       ++i;
     }
@@ -161,7 +162,7 @@ nlohmann::json summary_json(const RunSummary& s) {
       {"row_check_kind", s.rows.dense_table_gradient ? "dense (tied output layer)" : "sparse"},
       {"learning_check", !s.learning_check_applies ? "not applied" : s.learning_passed ? "passed" : "failed"},
       {"passed", s.passed()},
-      {"diverged", s.result.diverged},
+      {"diverged", s.diverged()},
       {"first_step", o.first_step},
       {"last_step", o.first_step + s.result.steps},
       {"train_seconds", s.result.train_seconds},
@@ -204,6 +205,11 @@ void print_summary(std::ostream& out, const RunSummary& s, bool with_samples) {
   if (s.result.diverged) {
     out << "training DIVERGED at step " << s.options.first_step + s.result.steps + 1
         << " (the batch loss was not finite): try a smaller --lr\n";
+  } else if (s.diverged() && !std::isfinite(s.val_loss())) {
+    out << "DIVERGED: the validation loss is not a finite number (the parameters hold NaN or inf)\n";
+  } else if (s.diverged()) {
+    out << "training DIVERGED: the validation loss rose from " << fixed(s.initial_loss(), 3) << " to "
+        << fixed(s.val_loss(), 3) << ": try a smaller --lr\n";
   }
   if (with_samples && !s.samples.empty()) {
     out << "samples (temperature " << fixed(s.temperature, 2) << "):\n";

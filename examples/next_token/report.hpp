@@ -67,7 +67,11 @@ struct RunSummary {
   double tokens_per_second() const {
     return result.train_seconds > 0 ? static_cast<double>(result.tokens) / result.train_seconds : 0.0;
   }
-  bool passed() const { return rows.passed && (!learning_check_applies || learning_passed); }
+  // Training diverged: a batch loss was not finite, or the validation loss ended at more than
+  // twice where it started (a learning rate far too large blows the loss up without a NaN).
+  bool diverged() const { return result.diverged || !(val_loss() <= 2 * initial_loss()); }
+  // A diverged run fails whether or not the learning check applies (a resumed run).
+  bool passed() const { return rows.passed && !diverged() && (!learning_check_applies || learning_passed); }
 };
 
 // The --json document. Keys that depend on wall time: tokens_per_second, train_seconds, total_seconds.

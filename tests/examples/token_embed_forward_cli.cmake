@@ -1,7 +1,9 @@
 # Checks the token_embed_forward command-line tool (run as `cmake -DTOOL=... -DVECTORS=... -P`):
 # every case of token_embed_forward.json printed bit for bit (%.9g text as the file prints it),
 # JSON output with null for NaN, ids from stdin, and exit status 2 with one stderr line for
-# bad arguments. Not a test of the library itself (tests/test_flax.cpp does that).
+# bad arguments; decimal-only numbers, read errors on stdin, write errors on stdout and a
+# table too large for the machine (issue 12, cases 6, 7 and 8). Not a test of the library
+# itself (tests/test_flax.cpp does that).
 cmake_minimum_required(VERSION 3.19)  # string(JSON)
 
 if(NOT TOOL OR NOT VECTORS)
@@ -111,6 +113,39 @@ endforeach()
 run_tool(ARGS --seed 0 --vocab 5 --dim 3 --ids 0,7)
 if(NOT err STREQUAL "token_embed_forward: token id 7 at position 1 is out of range [0, 5)\n")
   fail("out-of-range message was '${err}'")
+endif()
+
+# Numbers are decimal: --seed 010 is seed 10 (CLI11 alone would read octal 8).
+run_tool(ARGS --seed 010 --vocab 5 --dim 3 --ids 1)
+set(ten_out "${out}")
+run_tool(ARGS --seed 10 --vocab 5 --dim 3 --ids 1)
+if(NOT ten_out STREQUAL out OR ten_out STREQUAL "")
+  fail("--seed 010 printed '${ten_out}', --seed 10 printed '${out}'")
+endif()
+run_tool(ARGS --seed 0x10 --vocab 5 --dim 3 --ids 1)
+if(NOT rc EQUAL 2 OR NOT err MATCHES "--seed: 0x10 is not a whole number")
+  fail("--seed 0x10: exit ${rc}, stderr '${err}'")
+endif()
+
+# Read errors on stdin and write errors on stdout: exit status 1 and a message, never a
+# silent success. (A directory as stdin fails read(2) with EISDIR; /dev/full fails writes.)
+function(check_stream what script message)
+  execute_process(COMMAND sh -c "${script}" sh "${TOOL}" OUTPUT_VARIABLE o ERROR_VARIABLE e RESULT_VARIABLE r)
+  if(NOT r EQUAL 1 OR NOT e STREQUAL "token_embed_forward: ${message}\n")
+    fail("${what}: exit ${r}, stderr '${e}', expected '${message}'")
+  endif()
+  set(failures ${failures} PARENT_SCOPE)
+endfunction()
+set(ids_from_stdin "\"$1\" --seed 0 --vocab 5 --dim 3 --ids -")
+check_stream("stdin is a directory" "${ids_from_stdin} < /" "cannot read the ids from stdin: Is a directory")
+check_stream("stdin is closed" "${ids_from_stdin} <&-" "cannot read the ids from stdin: Bad file descriptor")
+check_stream("stdout is full" "\"$1\" --seed 0 --vocab 5 --dim 3 --ids 0,1 > /dev/full"
+             "cannot write to stdout: No space left on device")
+
+# A table too large for the machine: refused with its size, not a bare std::bad_alloc.
+run_tool(ARGS --seed 0 --vocab 1000000000000 --dim 1000 --ids 0)
+if(NOT rc EQUAL 1 OR NOT err MATCHES "table and its output needs 4000000000[0-9]* bytes \\([0-9.]+ PiB\\), more than the")
+  fail("--vocab 1000000000000 --dim 1000: exit ${rc}, stderr '${err}'")
 endif()
 
 if(failures GREATER 0)

@@ -13,8 +13,10 @@
 #include <sstream>
 #include <string>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "tests/core/io/io_test_support.hpp"
 #include "tests/test_support.hpp"
 #include "core/io/npy.hpp"
 
@@ -24,33 +26,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A fresh, empty directory under the system temp dir, removed at scope exit.
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& tag) {
-    path = fs::temp_directory_path() /
-           ("xgrad_npy_" + tag + "_" + std::to_string(::getpid()) + "_" + std::to_string(std::rand()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out << bytes;
-}
+using testing::read_bytes;
+using testing::TempDir;
+using testing::write_bytes;
 
 // A hand-made .npy: version 1.0, the given dict (padded), then `data`.
 std::string npy_file(const std::string& dict, const std::string& data) {
@@ -141,6 +119,29 @@ TEST_CASE("npy load refuses missing files and directories", "[core][npy]") {
   TempDir dir("missing");
   CHECK_THROWS_WITH(npy::load(dir.file("nope.npy")), Contains("nope.npy: cannot open"));
   CHECK_THROWS_WITH(npy::load(dir.path.string()), Contains("is a directory"));
+}
+
+TEST_CASE("npy load refuses a FIFO instead of blocking on it", "[core][npy]") {
+  TempDir dir("fifo");
+  REQUIRE(::mkfifo(dir.file("pipe.npy").c_str(), 0600) == 0);
+  CHECK_THROWS_AS(npy::load(dir.file("pipe.npy")), npy::NpyError);
+  CHECK_THROWS_WITH(npy::load(dir.file("pipe.npy")), Contains("pipe.npy: is not a regular file"));
+  CHECK_THROWS_WITH(npy::read_header(dir.file("pipe.npy")), Contains("is not a regular file"));
+}
+
+TEST_CASE("npy messages escape header bytes that are not printable", "[core][npy]") {
+  TempDir dir("escape");
+  const std::string path = dir.file("bad.npy");
+  write_bytes(path, npy_file(std::string("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'x") + '\0' + "\x1b[2J': 1}",
+                             float_bytes(2)));
+  try {
+    npy::load(path);
+    FAIL("a header with an unknown key was accepted");
+  } catch (const npy::NpyError& e) {
+    const std::string message = e.what();
+    CHECK_THAT(message, Contains("unexpected key 'x\\x00\\x1B[2J'"));
+    CHECK(message.find('\x1b') == std::string::npos);
+  }
 }
 
 TEST_CASE("npy load refuses corrupt and truncated files", "[core][npy]") {

@@ -1,12 +1,8 @@
 // Helpers for the next_token tests: run the CLI in-process, temporary directories, JSON.
 #pragma once
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <atomic>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -14,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.hpp"
+#include "tests/core/io/io_test_support.hpp"
 
 namespace next_token::testing {
 
@@ -45,35 +42,13 @@ inline std::vector<std::string> small_run(const std::vector<std::string>& more =
   return args;
 }
 
-// A fresh directory removed at scope exit.
-struct TempDir {
-  std::filesystem::path path;
-  explicit TempDir(const std::string& tag) {
-    static std::atomic<int> counter{0};
-    path = std::filesystem::temp_directory_path() /
-           ("xgrad_nt_" + tag + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    std::filesystem::remove_all(path);
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
+using xgrad::testing::TempDir;
 
-inline std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+inline std::string read_text(const std::string& path) { return xgrad::testing::read_bytes(path); }
 
 inline nlohmann::json read_json(const std::string& path) { return nlohmann::json::parse(read_text(path)); }
 
-inline void write_text(const std::string& path, const std::string& text) {
-  std::ofstream(path, std::ios::binary) << text;
-}
+inline void write_text(const std::string& path, const std::string& text) { xgrad::testing::write_bytes(path, text); }
 
 // The summary without the keys that depend on wall time.
 inline nlohmann::json without_timings(nlohmann::json summary) {

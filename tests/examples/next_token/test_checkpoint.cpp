@@ -1,13 +1,22 @@
 // Specification of next_token checkpoints: a save/load round trip is bit-exact, resuming
 // continues the step count, every kind of damaged checkpoint is a clear error that changes
 // nothing, and NumPy reads the saved table (skipped with a WARN when numpy is missing).
+// Issue 12: a diverged run saves nothing (case 1), NaN and inf are neither saved nor loaded
+// unasked, manifest numbers are range-checked and the vocabulary checksummed (case 8), FIFOs
+// are refused (case 9) and manifest bytes are escaped in messages (case 10). Kills and full
+// disks: test_checkpoint_kills.cpp.
 #include <catch2/catch.hpp>
+
+#include <sys/stat.h>
 
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
+#include <map>
 
 #include "checkpoint.hpp"
 #include "model.hpp"
+#include "tests/examples/next_token/checkpoint_test_support.hpp"
 #include "tests/examples/next_token/next_token_support.hpp"
 #include "tests/test_support.hpp"
 #include "core/io/npy.hpp"
@@ -16,49 +25,6 @@ using namespace next_token;
 using namespace next_token::testing;
 using Catch::Matchers::Contains;
 namespace fs = std::filesystem;
-
-namespace {
-
-ModelConfig small_config() {
-  ModelConfig config;
-  config.vocab = 40;
-  config.context = 2;
-  config.embed_dim = 5;
-  config.hidden = 7;
-  return config;
-}
-
-// A word vocabulary of V = 40 entries, to go with small_config().
-Vocabulary words40() {
-  std::vector<std::string> words{"<unk>"};
-  for (int i = 1; i < 40; ++i) words.push_back("w" + std::to_string(i));
-  return Vocabulary::words(words);
-}
-
-// A model whose parameters are all distinct from a fresh one's.
-Model scrambled_model(std::uint32_t salt) {
-  const Model model(small_config(), 1);
-  for (const Model::Parameter& p : model.parameters()) {
-    p.tensor.mutable_value() = xgrad::testing::hashed_values(p.tensor.shape(), salt++);
-  }
-  return model;
-}
-
-std::vector<xgrad::Array> values_of(const Model& model) {
-  std::vector<xgrad::Array> out;
-  for (const Model::Parameter& p : model.parameters()) out.push_back(p.tensor.value());
-  return out;
-}
-
-bool same_bits(const std::vector<xgrad::Array>& a, const std::vector<xgrad::Array>& b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (!xgrad::testing::bit_equal(a[i], b[i])) return false;
-  }
-  return true;
-}
-
-}  // namespace
 
 TEST_CASE("A checkpoint round trip restores every parameter bit for bit", "[next_token][checkpoint]") {
   TempDir dir("roundtrip");
@@ -142,6 +108,10 @@ TEST_CASE("Damaged checkpoints are clear errors and change nothing", "[next_toke
     fresh();
     nlohmann::json m = read_json(ckpt + "/manifest.json");
     m["model"]["context"] = "three";
+    write_text(ckpt + "/manifest.json", m.dump());
+    CHECK_THROWS_WITH(read_checkpoint_info(ckpt), Contains("\"context\" is \"three\", not a whole number"));
+    m["model"]["context"] = 2;
+    m["model"]["tie"] = "no";
     write_text(ckpt + "/manifest.json", m.dump());
     CHECK_THROWS_WITH(read_checkpoint_info(ckpt), Contains("missing or mistyped field"));
   }
@@ -268,4 +238,122 @@ TEST_CASE("NumPy reads a saved table: dtype, shape and checksum match the manife
   write_text(dir.file("check.py"), script);
   REQUIRE(std::system(("/usr/bin/python3 " + dir.file("check.py") + " " + ckpt).c_str()) == 0);
   CHECK(xgrad::testing::bit_equal(xgrad::npy::load(ckpt + "/copy.npy"), saved.embed().embedding().value()));
+}
+
+TEST_CASE("A resumed run that diverges exits 3 and leaves the checkpoint it loaded untouched",
+          "[next_token][checkpoint][cli]") {
+  TempDir dir("diverged");
+  const std::string ckpt = dir.file("ckpt");
+  REQUIRE(run_cli(small_run({"--save", ckpt, "--quiet"})).code == kExitOk);
+  std::map<std::string, std::string> before;
+  for (const auto& entry : fs::directory_iterator(ckpt)) before[entry.path().string()] = read_text(entry.path().string());
+
+  const CliResult r = run_cli(small_run({"--load", ckpt, "--lr", "1000", "--lr-final", "1000", "--steps", "50",
+                                         "--batch-size", "256", "--save", ckpt, "--json", dir.file("run.json")}));
+  CHECK(r.code == kExitCheckFailed);
+  CHECK_THAT(r.out, Contains("DIVERGED"));
+  CHECK_THAT(r.err, Contains("training diverged, so the model is not saved"));
+  CHECK(read_json(dir.file("run.json"))["diverged"] == true);
+  std::map<std::string, std::string> after;
+  for (const auto& entry : fs::directory_iterator(ckpt)) after[entry.path().string()] = read_text(entry.path().string());
+  CHECK(after == before);
+}
+
+TEST_CASE("Saving parameters that hold NaN or inf is refused and leaves the old checkpoint", "[next_token][checkpoint]") {
+  TempDir dir("save_nan");
+  const std::string ckpt = dir.file("ckpt");
+  const Model good = scrambled_model(7);
+  save_checkpoint(ckpt, good, words40(), 1, 0);
+  const Model bad = scrambled_model(8);
+  bad.parameters()[1].tensor.mutable_value().data()[17] = std::numeric_limits<float>::quiet_NaN();
+  CHECK_THROWS_WITH(save_checkpoint(ckpt, bad, words40(), 2, 0),
+                    Contains("not saving a checkpoint") && Contains("hidden.kernel holds nan at element 17"));
+  const Model loaded(small_config(), 0);
+  load_parameters(ckpt, loaded);
+  CHECK(same_bits(values_of(loaded), values_of(good)));
+}
+
+TEST_CASE("A checkpoint holding NaN or inf loads only when asked to", "[next_token][checkpoint][cli]") {
+  TempDir dir("load_nan");
+  const std::string ckpt = dir.file("ckpt");
+  REQUIRE(run_cli(small_run({"--save", ckpt, "--quiet"})).code == kExitOk);
+  // Replace the output bias by one holding inf, with a manifest that vouches for it.
+  xgrad::Array bias = xgrad::npy::load(ckpt + "/output.bias.npy");
+  bias.data()[3] = std::numeric_limits<float>::infinity();
+  xgrad::npy::save(ckpt + "/output.bias.npy", bias);
+  nlohmann::json m = read_json(ckpt + "/manifest.json");
+  for (nlohmann::json& p : m["parameters"]) {
+    if (p["name"] == "output.bias") p["fnv1a64"] = checksum(bias);
+  }
+  write_text(ckpt + "/manifest.json", m.dump());
+
+  const CliResult refused = run_cli(small_run({"--load", ckpt, "--steps", "0"}));
+  CHECK(refused.code == kExitError);
+  CHECK_THAT(refused.err, Contains("output.bias holds inf at element 3") && Contains("--allow-non-finite"));
+  const CliResult allowed = run_cli(small_run({"--load", ckpt, "--steps", "0", "--allow-non-finite", "--quiet"}));
+  CHECK(allowed.code == kExitCheckFailed);  // loaded, and its loss is not finite
+  CHECK_THAT(allowed.out, Contains("the validation loss is not a finite number"));
+  CHECK(allowed.err.empty());
+}
+
+TEST_CASE("Manifest numbers are range-checked before the model is built", "[next_token][checkpoint]") {
+  TempDir dir("ranges");
+  const std::string ckpt = dir.file("ckpt");
+  save_checkpoint(ckpt, scrambled_model(1), words40(), 10, 0);
+  const nlohmann::json good = read_json(ckpt + "/manifest.json");
+  const auto expect = [&](const nlohmann::json& manifest, const std::string& message) {
+    write_text(ckpt + "/manifest.json", manifest.dump());
+    CHECK_THROWS_AS(read_checkpoint_info(ckpt), CheckpointError);
+    CHECK_THROWS_WITH(read_checkpoint_info(ckpt), Contains(message));
+  };
+  nlohmann::json m = good;
+  m["model"]["hidden"] = 1000000;
+  expect(m, "\"hidden\" is 1000000, out of range [0, 16384]");
+  m = good;
+  m["step"] = -5;
+  expect(m, "\"step\" is -5, out of range [0, ");
+  m = good;
+  m["step"] = 1e30;
+  expect(m, "\"step\" is 1e+30, not a whole number");
+  m = good;
+  m["seed"] = 4294967296ull;
+  expect(m, "\"seed\" is 4294967296, out of range [0, 4294967295]");
+  m = good;
+  m["model"].erase("vocab");
+  expect(m, "missing field \"vocab\"");
+}
+
+TEST_CASE("A vocabulary edited by hand is refused by its checksum", "[next_token][checkpoint]") {
+  TempDir dir("vocab_sum");
+  const std::string ckpt = dir.file("ckpt");
+  save_checkpoint(ckpt, scrambled_model(1), words40(), 10, 0);
+  nlohmann::json m = read_json(ckpt + "/manifest.json");
+  std::swap(m["vocabulary"][3], m["vocabulary"][4]);  // two swapped words would decode wrongly
+  write_text(ckpt + "/manifest.json", m.dump());
+  CHECK_THROWS_WITH(read_checkpoint_info(ckpt), Contains("the vocabulary does not match its checksum"));
+}
+
+TEST_CASE("A FIFO in place of a manifest or a parameter file is refused instead of blocking",
+          "[next_token][checkpoint]") {
+  TempDir dir("fifo");
+  const std::string ckpt = dir.file("ckpt");
+  const Model saved = scrambled_model(2);
+  save_checkpoint(ckpt, saved, words40(), 10, 0);
+  fs::remove(ckpt + "/hidden.bias.npy");
+  REQUIRE(::mkfifo((ckpt + "/hidden.bias.npy").c_str(), 0600) == 0);
+  const Model target(small_config(), 0);
+  CHECK_THROWS_WITH(load_parameters(ckpt, target), Contains("hidden.bias.npy: is not a regular file"));
+  fs::remove(ckpt + "/manifest.json");
+  REQUIRE(::mkfifo((ckpt + "/manifest.json").c_str(), 0600) == 0);
+  CHECK_THROWS_WITH(read_checkpoint_info(ckpt), Contains("manifest.json: is not a regular file"));
+}
+
+TEST_CASE("Bytes from a manifest that are not printable are escaped in messages", "[next_token][checkpoint]") {
+  TempDir dir("escape");
+  const std::string ckpt = dir.file("ckpt");
+  save_checkpoint(ckpt, scrambled_model(3), words40(), 10, 0);
+  nlohmann::json m = read_json(ckpt + "/manifest.json");
+  m["model"]["tokens"] = std::string("by\0te\x1b[2J", 9);  // a NUL, and an escape that clears the screen
+  write_text(ckpt + "/manifest.json", m.dump());
+  CHECK_THROWS_WITH(read_checkpoint_info(ckpt), Contains("unknown token kind \"by\\x00te\\x1B[2J\""));
 }

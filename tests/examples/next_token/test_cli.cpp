@@ -3,6 +3,8 @@
 // (exit 0 or 3), output modes, --json and --plot, and bit-for-bit reproducibility.
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
+
 #include <filesystem>
 
 #include "tests/examples/next_token/next_token_support.hpp"
@@ -27,7 +29,7 @@ TEST_CASE("The help documents every flag with its default and exits 0", "[next_t
       {"--threads", "=1"},             {"--samples", "=3"},          {"--sample-length", "=0"},
       {"--temperature", "=0.8"},       {"--prompt", "default:"},     {"--json", "default: none"},
       {"--plot", "default: none"},     {"--save", "default: none"},  {"--load", "default: none"},
-      {"-q,--quiet", "default: off"},
+      {"--allow-non-finite", "default: off"}, {"-q,--quiet", "default: off"},
   };
   std::size_t entries = 0;
   for (const auto& [flag, default_text] : flags) {
@@ -249,4 +251,63 @@ TEST_CASE("Plots: loss curves and the embedding map as SVG", "[next_token][cli][
   CHECK_THAT(loss, StartsWith("<svg ") && Contains("validation loss") && Contains("</svg>"));
   CHECK_THAT(rows, StartsWith("<svg ") && Contains("never fed") && Contains("bit-identical") && Contains("</svg>"));
   CHECK_THAT(rows, Contains("-255: never fed"));  // the flat block of non-ASCII bytes is named
+}
+
+TEST_CASE("Whole-number flags are decimal: --seed 010 is seed 10, and 0x10 or 1e3 say what is wrong",
+          "[next_token][cli][numbers]") {
+  TempDir dir("decimal");
+  const CliResult r = run_cli(small_run({"--seed", "010", "--steps", "0", "--samples", "0", "--quiet", "--json",
+                                         dir.file("run.json")}));
+  REQUIRE(r.code == kExitOk);
+  CHECK(read_json(dir.file("run.json"))["seed"] == 10);
+  const std::pair<std::vector<std::string>, const char*> cases[] = {
+      {{"--seed", "0x10"}, "--seed: 0x10 is not a whole number"},
+      {{"--steps", "1e3"}, "--steps: 1e3 is not a whole number"},
+      {{"--batch-size", "+5"}, "--batch-size: +5 is not a whole number"},
+      {{"--steps", "100000001"}, "--steps: 100000001 is out of range [0, 100000000]"},
+      {{"--seed", "99999999999999999999"}, "--seed: 99999999999999999999 is out of range [0, 4294967295]"},
+  };
+  for (const auto& [args, message] : cases) {
+    INFO(args[0] << " " << args[1]);
+    const CliResult bad = run_cli(args);
+    CHECK(bad.code == kExitUsage);
+    CHECK_THAT(bad.err, Contains(message));
+  }
+}
+
+TEST_CASE("A FIFO as --corpus is refused instead of blocking", "[next_token][cli]") {
+  TempDir dir("fifo_corpus");
+  REQUIRE(::mkfifo(dir.file("pipe").c_str(), 0600) == 0);
+  const CliResult r = run_cli({"--corpus", dir.file("pipe"), "--quiet"});
+  CHECK(r.code == kExitError);
+  CHECK_THAT(r.err, Contains("it is not a regular file"));
+}
+
+TEST_CASE("Bytes that are not printable are escaped in messages", "[next_token][cli]") {
+  TempDir dir("escape_cli");
+  const std::string path = dir.file("\x1b[31mred\x7f.txt");
+  const CliResult r = run_cli({"--corpus", path, "--quiet"});
+  CHECK(r.code == kExitError);
+  CHECK_THAT(r.err, Contains("\\x1B[31mred\\x7F.txt"));
+  CHECK(r.err.find('\x1b') == std::string::npos);
+  const CliResult flag = run_cli({"--tokens", "\x1b]0;title\x07"});
+  CHECK(flag.code == kExitUsage);
+  CHECK(flag.err.find('\x1b') == std::string::npos);
+}
+
+TEST_CASE("A model too large for the machine is refused with its size in bytes before it is built",
+          "[next_token][cli]") {
+  const CliResult r = run_cli({"--context", "64", "--embed-dim", "4096", "--hidden", "16384", "--quiet"});
+  CHECK(r.code == kExitUsage);
+  CHECK_THAT(r.err, Contains("needs ") && Contains(" bytes (") && Contains("more than the") &&
+                        Contains("this machine can allocate"));
+  CHECK(r.out.empty());
+}
+
+TEST_CASE("A write error on the output stream is an error with a message, not a silent success", "[next_token][cli]") {
+  std::ostream broken(nullptr);  // every write fails, as on a full disk or a closed stdout
+  std::ostringstream err;
+  const int code = run(small_run({"--steps", "0", "--samples", "0"}), broken, err);
+  CHECK(code == kExitError);
+  CHECK_THAT(err.str(), Contains("cannot write to the standard output"));
 }

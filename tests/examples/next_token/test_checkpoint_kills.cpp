@@ -1,0 +1,198 @@
+// Specification of checkpoint atomicity under kills and full disks: a child process saves a
+// new checkpoint over an old one and is killed (SIGKILL) at every step of the save that
+// matters (through core/io's fault hook) and at random moments; or its writes fail as on a
+// full disk (the file-size limit). Every time, the directory must load as the old checkpoint
+// or the new one, bit for bit, and the next save must leave no leftovers beside it.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <random>
+#include <thread>
+
+#include "checkpoint.hpp"
+#include "core/io/atomic_file.hpp"
+#include "tests/examples/next_token/checkpoint_test_support.hpp"
+#include "tests/examples/next_token/next_token_support.hpp"
+
+using namespace next_token;
+using namespace next_token::testing;
+namespace fs = std::filesystem;
+
+namespace {
+
+enum class Found { old_checkpoint, new_checkpoint, neither };
+
+// What `dir` loads as: the parameters of `old_model`, those of `new_model`, or neither (an
+// error, or other values).
+Found what_loads(const std::string& dir, const Model& old_model, const Model& new_model) {
+  try {
+    const CheckpointInfo info = read_checkpoint_info(dir);
+    const Model loaded(info.config, 0);
+    load_parameters(dir, loaded);
+    if (same_bits(values_of(loaded), values_of(old_model))) return Found::old_checkpoint;
+    if (same_bits(values_of(loaded), values_of(new_model))) return Found::new_checkpoint;
+  } catch (const CheckpointError& e) {
+    UNSCOPED_INFO("load failed: " << e.what());
+  }
+  return Found::neither;
+}
+
+// Only the checkpoint itself is left in its parent: no staging directory, no temporary file.
+bool no_leftovers(const TempDir& dir) {
+  for (const auto& entry : fs::directory_iterator(dir.path)) {
+    if (entry.path().filename() != "ckpt") return false;
+  }
+  for (const auto& entry : fs::directory_iterator(dir.path / "ckpt")) {
+    if (entry.path().filename().string().find(".tmp-") != std::string::npos) return false;
+  }
+  return true;
+}
+
+int steps_before_kill = 0;
+int kill_at_step(const char*) {
+  if (--steps_before_kill == 0) ::raise(SIGKILL);
+  return 0;
+}
+
+// Runs `child` in a forked process (which ends with _exit, never returning into Catch) and
+// returns its wait status. `after_fork` runs in the parent while the child works.
+template <class Child, class Parent>
+int in_child(Child child, Parent after_fork) {
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    child();
+    ::_exit(0);
+  }
+  after_fork(pid);
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  return status;
+}
+
+bool killed(int status) { return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL; }
+
+}  // namespace
+
+TEST_CASE("A save killed at any of its steps leaves the old or the new checkpoint, and the next save cleans up",
+          "[next_token][checkpoint][kill]") {
+  TempDir dir("kill_steps");
+  const std::string ckpt = dir.file("ckpt");
+  const Model old_model = scrambled_model(100);
+  const Model new_model = scrambled_model(200);
+  int kills = 0, old_found = 0, new_found = 0;
+  for (int step = 1;; ++step) {
+    INFO("killed at step " << step);
+    REQUIRE(step < 200);
+    save_checkpoint(ckpt, old_model, words40(), 1, 0);
+    const int status = in_child(
+        [&] {
+          steps_before_kill = step;
+          xgrad::io::set_fault_hook(kill_at_step);
+          save_checkpoint(ckpt, new_model, words40(), 2, 0);
+        },
+        [](pid_t) {});
+    if (!killed(status)) {  // the save got past its last step: nothing left to kill
+      REQUIRE(WIFEXITED(status));
+      CHECK(WEXITSTATUS(status) == 0);
+      CHECK(what_loads(ckpt, old_model, new_model) == Found::new_checkpoint);
+      break;
+    }
+    ++kills;
+    const Found found = what_loads(ckpt, old_model, new_model);
+    CHECK(found != Found::neither);
+    old_found += found == Found::old_checkpoint;
+    new_found += found == Found::new_checkpoint;
+    save_checkpoint(ckpt, old_model, words40(), 3, 0);  // the next save...
+    CHECK(no_leftovers(dir));                           // ...removes what the killed one left
+    CHECK(what_loads(ckpt, old_model, new_model) == Found::old_checkpoint);
+  }
+  std::cout << "kill test (every step): " << kills << " kills, " << old_found << " left the old checkpoint, "
+            << new_found << " the new one\n";
+  CHECK(kills >= 20);  // 6 files of 4 steps each, and the directory's own steps
+  CHECK(old_found > 0);
+  CHECK(new_found > 0);
+}
+
+TEST_CASE("A save killed by SIGKILL at random moments leaves the old or the new checkpoint",
+          "[next_token][checkpoint][kill]") {
+  TempDir dir("kill_random");
+  const std::string ckpt = dir.file("ckpt");
+  ModelConfig config = small_config();
+  config.embed_dim = 64;
+  config.hidden = 512;  // about 1 MB of parameters, so a save takes long enough to be hit
+  const Model old_model = scrambled_model(300, config);
+  const Model new_model = scrambled_model(400, config);
+  const Vocabulary vocabulary = words40();
+
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point start = Clock::now();
+  save_checkpoint(ckpt, new_model, vocabulary, 2, 0);
+  const auto save_time = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
+
+  std::mt19937 rng(12);  // the delays are reproducible; where they land depends on the machine
+  std::uniform_int_distribution<long> delay(0, std::max<long>(1, save_time.count() * 3 / 2));
+  constexpr int kAttempts = 40;
+  int kills = 0, finished = 0, old_found = 0, new_found = 0;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    save_checkpoint(ckpt, old_model, vocabulary, 1, 0);
+    const long wait_us = delay(rng);
+    INFO("attempt " << attempt << ", kill after " << wait_us << " us");
+    const int status = in_child([&] { save_checkpoint(ckpt, new_model, vocabulary, 2, 0); },
+                                [&](pid_t pid) {
+                                  std::this_thread::sleep_for(std::chrono::microseconds(wait_us));
+                                  ::kill(pid, SIGKILL);
+                                });
+    kills += killed(status);
+    finished += WIFEXITED(status);
+    const Found found = what_loads(ckpt, old_model, new_model);
+    CHECK(found != Found::neither);
+    old_found += found == Found::old_checkpoint;
+    new_found += found == Found::new_checkpoint;
+  }
+  save_checkpoint(ckpt, old_model, vocabulary, 3, 0);
+  CHECK(no_leftovers(dir));
+  std::cout << "kill test (random moments, save takes " << save_time.count() << " us): " << kills << " kills, "
+            << finished << " saves finished first; " << old_found << " left the old checkpoint, " << new_found
+            << " the new one\n";
+  CHECK(kills + finished == kAttempts);
+}
+
+TEST_CASE("A save that fails on its second file for want of space leaves the old checkpoint and no leftovers",
+          "[next_token][checkpoint][full-disk]") {
+  TempDir dir("full_disk");
+  const std::string ckpt = dir.file("ckpt");
+  ModelConfig config = small_config();
+  config.hidden = 200;  // hidden.kernel, the second file, is 8 KB; the table before it under 1 KB
+  const Model old_model = scrambled_model(500, config);
+  const Model new_model = scrambled_model(600, config);
+  save_checkpoint(ckpt, old_model, words40(), 1, 0);
+  // A file-size limit makes write(2) fail with EFBIG as a full disk fails with ENOSPC,
+  // without needing a small file system to fill.
+  const int status = in_child(
+      [&] {
+        ::signal(SIGXFSZ, SIG_IGN);
+        const rlimit limit{4096, 4096};
+        ::setrlimit(RLIMIT_FSIZE, &limit);
+        try {
+          save_checkpoint(ckpt, new_model, words40(), 2, 0);
+        } catch (const CheckpointError& e) {
+          const bool second_file = std::strstr(e.what(), "hidden.kernel.npy") != nullptr;
+          ::_exit(second_file && std::strstr(e.what(), std::strerror(EFBIG)) ? 10 : 11);
+        }
+        ::_exit(12);
+      },
+      [](pid_t) {});
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 10);  // the save failed, at the second file, naming the reason
+  CHECK(what_loads(ckpt, old_model, new_model) == Found::old_checkpoint);
+  CHECK(no_leftovers(dir));
+}
