@@ -9,6 +9,18 @@
 using namespace xgrad;
 using testing::hashed_values;
 
+namespace {
+
+// One training step on x: returns the addresses of y's value and gradient.
+std::pair<const float*, const float*> tanh_step(const Tensor& x) {
+  Tape tape;
+  const Tensor y = tanh(tape, x);
+  tape.backward(mean_square(tape, y));
+  return {y.value().data(), y.grad().dense().data()};
+}
+
+}  // namespace
+
 TEST_CASE("A released large buffer is taken again by the next array of its size",
           "[core][buffer_pool]") {
   buffer_pool::release_all();
@@ -54,14 +66,8 @@ TEST_CASE("An op's output and its gradient take back their own buffers next step
   buffer_pool::release_all();
   const std::size_t n = buffer_pool::kMinPooledFloats;
   const Tensor x = Tensor::parameter(hashed_values({n}, 3), "x");
-  auto step = [&] {
-    Tape tape;
-    const Tensor y = tanh(tape, x);
-    tape.backward(mean_square(tape, y));
-    return std::make_pair(y.value().data(), y.grad().dense().data());
-  };
-  const auto first = step();
-  const auto second = step();
+  const auto first = tanh_step(x);
+  const auto second = tanh_step(x);
   CHECK(first.first != first.second);
   CHECK(second.first == first.first);
   CHECK(second.second == first.second);
@@ -72,13 +78,7 @@ TEST_CASE("An evaluation between two training steps leaves the step's buffers ca
   buffer_pool::release_all();
   const std::size_t n = buffer_pool::kMinPooledFloats;
   const Tensor x = Tensor::parameter(hashed_values({n}, 4), "x");
-  auto step = [&] {
-    Tape tape;
-    const Tensor y = tanh(tape, x);
-    tape.backward(mean_square(tape, y));
-    return y.value().data();
-  };
-  const float* first = step();
+  const float* first = tanh_step(x).first;
   const std::size_t after_step = buffer_pool::cached_bytes();
   for (int k = 0; k < 20; ++k) {  // many evaluation tapes, with arrays of another size
     Tape tape(Tape::Mode::inference);
@@ -86,5 +86,5 @@ TEST_CASE("An evaluation between two training steps leaves the step's buffers ca
     mean_square(tape, tanh(tape, big));
   }
   CHECK(buffer_pool::cached_bytes() >= after_step);
-  CHECK(step() == first);
+  CHECK(tanh_step(x).first == first);
 }
