@@ -135,7 +135,9 @@ void run_config(Config& c, Distribution dist, const BenchOptions& options, ForkJ
   xb.setup = [&](std::size_t b) {
     c.tape = std::make_unique<Tape>();
     c.out = embedding_lookup(*c.tape, c.table, c.ids[b]);
-    c.out.mutable_grad().add(c.seed_grad);
+    Array dy = uninitialized_array(c.out.shape());  // a reused buffer, as a training step has
+    std::copy(c.seed_grad.begin(), c.seed_grad.end(), dy.begin());
+    c.out.mutable_grad().add(std::move(dy));
   };
   xb.run = [&](std::size_t) {
     const Tape::Record& record = (*c.tape)[0];
