@@ -55,7 +55,7 @@ def cpp_per_call(bench_binary):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--build", default="build", help="the CMake build directory (default: build)")
-    parser.add_argument("--rounds", type=int, default=3, help="C++ and Python alternate this many times")
+    parser.add_argument("--rounds", type=int, default=7, help="C++ and Python alternate this many times")
     parser.add_argument("--json", help="also write the records to FILE")
     args = parser.parse_args()
 
