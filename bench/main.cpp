@@ -11,6 +11,7 @@
 
 #include "baseline_lm.hpp"
 #include "core/detail/parallel.hpp"
+#include "core/flax/flax.hpp"
 #include "embedding_bench.hpp"
 #include "xgrad.hpp"
 
@@ -21,7 +22,8 @@ void usage() {
       "usage: xgrad_bench [--threads N] [--json FILE] [--quick] [--only SUITES] [--budget SECONDS]\n"
       "                   [--vocabs V,V,..] [--widths D,..] [--tokens T,..] [--no-dense]\n"
       "       xgrad_bench --rss        peak memory of the V=1,000,000 D=256 sparse step\n"
-      "SUITES: comma-separated from check,embedding,overhead,lm (default: all)");
+      "SUITES: comma-separated from check,embedding,overhead,lm (default: all), and call\n"
+      "        (xgrad::flax::token_embed_forward per call, for bench/python_call_bench.py)");
 }
 
 std::vector<std::size_t> parse_sizes(const std::string& list) {
@@ -70,6 +72,49 @@ int rss_check() {
   return peak <= bound && sparse ? 0 : 1;
 }
 
+// The cases bench/python_call_bench.py times from Python under the same names; the ids of
+// the larger one are (7919 k) mod V there too.
+struct CallCase {
+  std::string name;
+  std::vector<double> ids;
+  std::size_t vocab, dim;
+};
+
+std::vector<CallCase> call_cases() {
+  std::vector<double> batch(512);
+  for (std::size_t k = 0; k < batch.size(); ++k) batch[k] = static_cast<double>(k * 7919 % 50000);
+  return {{"call V=5 D=3 T=3", {0, 2, 1}, 5, 3}, {"call V=50000 D=16 T=512", batch, 50000, 16}};
+}
+
+// Per-call time of the C++ function the Python module's token_embed_forward wraps: the
+// median over loops of back-to-back calls, each loop at least 2 ms long, because one call
+// of the small case is too close to the clock's own cost to time alone. The Python
+// script times its side the same way.
+void run_call_benchmarks(std::vector<bench::Record>& records) {
+  volatile float sink = 0.0f;  // keeps the calls' results alive
+  for (const CallCase& c : call_cases()) {
+    const auto loop = [&](std::size_t calls) {
+      const double start = bench::now_seconds();
+      for (std::size_t i = 0; i < calls; ++i) {
+        sink = sink + xgrad::flax::token_embed_forward(0, c.ids, c.vocab, c.dim).back();
+      }
+      return (bench::now_seconds() - start) / static_cast<double>(calls);
+    };
+    std::size_t calls = 1;
+    while (loop(calls) * static_cast<double>(calls) < 2e-3) calls *= 2;
+    std::vector<double> per_call(51);
+    for (double& t : per_call) t = loop(calls);
+    std::nth_element(per_call.begin(), per_call.begin() + 25, per_call.end());
+    bench::Record r;
+    r.name = c.name;
+    r.group = "call";
+    r.xgrad_s = per_call[25];
+    r.note = "median of 51 loops of " + std::to_string(calls) + " calls";
+    std::printf("%-48s C++ per call %11.3f us  (%s)\n", r.name.c_str(), r.xgrad_s * 1e6, r.note.c_str());
+    records.push_back(r);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -116,6 +161,7 @@ int main(int argc, char** argv) {
     if (wanted("overhead")) bench::run_fixed_overhead(options, records);
     if (wanted("lm")) bench::run_lm_benchmarks(options, records);
     if (wanted("embedding")) bench::run_embedding_benchmarks(options, records);
+    if (wanted("call")) run_call_benchmarks(records);  // not in the default list: run by python_call_bench.py
     if (!json.empty()) bench::write_json(json, records);
     return 0;
   } catch (const std::exception& error) {

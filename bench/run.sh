@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds and runs the benchmarks: xgrad and its hand-written baseline at 1 and 2 threads,
 # the same cases in PyTorch when python3-torch is installed (nothing is installed here),
-# the peak-memory check of the 1 GB table, and one merged table (bench/README.md).
+# the peak-memory check of the 1 GB table, one merged table, and the per-call cost of the
+# Python module's token_embed_forward over the C++ function (bench/README.md).
 # usage: bash bench/run.sh [--json FILE] [--quick] [--threads "1 2"]
 #        BUILD_DIR (default build) picks the CMake build directory.
 set -euo pipefail
@@ -47,3 +48,11 @@ if [[ -z $quick ]]; then
 fi
 echo "== merged (x/base = xgrad time / baseline time; torch/x = how many times faster than PyTorch)"
 /usr/bin/python3 bench/report.py "$out"/*.json ${json:+--json "$json"}
+echo "== token_embed_forward per call: from Python, and the C++ function it wraps"
+targets=$(cmake --build "$build" --target help)  # no pipe into grep -q: pipefail would trip on its early exit
+if [[ $targets == *xgrad_python* ]]; then
+  cmake --build "$build" -j2 --target xgrad_python > /dev/null
+  OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/python_call_bench.py --build "$build"
+else
+  echo "skipped: the Python module is not configured (pybind11-dev, python3-dev: scripts/setup.sh)"
+fi
