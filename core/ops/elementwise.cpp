@@ -27,19 +27,31 @@ Tensor add_bias(Tape& tape, const Tensor& x, const Tensor& bias) {
     }
   });
 
+  // dX += dY and db[j] += sum_r dY[r, j] in one pass over dY (it is as large as the logits):
+  // columns split across threads, each summing its rows in order.
   auto backward = [x, bias, rows, width](const Array&, const Array& dy) {
-    accumulate_grad(x, dy);  // dX += dY
-    if (!bias.requires_grad()) return;
-    // db[j] += sum_r dY[r, j]: columns split across threads, each summing rows in order.
-    Array db = zeros_array({width});
+    // A first contribution is written into a fresh array that becomes the gradient.
+    const bool assign = x.requires_grad() && x.grad().empty();
+    Array fresh_dx = assign ? uninitialized_array(x.shape()) : Array::from_shape(Array::shape_type{0});
+    float* dx = assign ? fresh_dx.data()
+                       : x.requires_grad() ? x.mutable_grad().dense_buffer().data() : nullptr;
+    Array db = bias.requires_grad() ? zeros_array({width}) : Array::from_shape(Array::shape_type{0});
+    float* sums = bias.requires_grad() ? db.data() : nullptr;
     const float* d = dy.data();
-    float* sums = db.data();
     parallel::for_range(width, rows * width, [&](std::size_t first, std::size_t last) {
       for (std::size_t r = 0; r < rows; ++r) {
-        for (std::size_t j = first; j < last; ++j) sums[j] += d[r * width + j];
+        const float* dy_row = d + r * width;
+        if (dx) {
+          float* dx_row = dx + r * width;
+          for (std::size_t j = first; j < last; ++j) dx_row[j] = assign ? dy_row[j] : dx_row[j] + dy_row[j];
+        }
+        if (sums) {
+          for (std::size_t j = first; j < last; ++j) sums[j] += dy_row[j];
+        }
       }
     });
-    accumulate_grad(bias, db);
+    if (assign) x.mutable_grad().add(std::move(fresh_dx));
+    if (sums) accumulate_grad(bias, db);
   };
   return tape.record("add_bias", {x, bias}, std::move(out), std::move(backward));
 }
