@@ -89,9 +89,16 @@ void Gradient::add(const Gradient& other) {
     case Kind::none:
       return;
     case Kind::dense: {
-      Array copy = uninitialized_array(shape_);
-      std::copy(other.dense_.begin(), other.dense_.end(), copy.begin());
-      add(std::move(copy));
+      if (kind_ == Kind::none) {  // a copy becomes the gradient
+        Array copy = uninitialized_array(shape_);
+        std::copy(other.dense_.begin(), other.dense_.end(), copy.begin());
+        dense_ = std::move(copy);
+        kind_ = Kind::dense;
+        return;
+      }
+      Array& dst = dense_buffer();  // added in place: no copy of other first
+      const float* src = other.dense_.data();
+      for (std::size_t i = 0; i < dst.size(); ++i) dst.data()[i] += src[i];
       return;
     }
     case Kind::row_sparse:

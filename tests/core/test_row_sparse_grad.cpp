@@ -156,3 +156,14 @@ TEST_CASE("Gradient norm is the Euclidean norm of every stored value", "[core][g
   add_row(g, 0, {0, 4});
   CHECK(g.norm() == Approx(5.0));
 }
+
+TEST_CASE("Dense plus dense adds, and an empty gradient takes a copy", "[core][gradient]") {
+  Gradient a(Shape{2}), b(Shape{2}), empty(Shape{2});
+  a.add(Array{1, 2});
+  b.add(Array{10, 20});
+  a.add(b);
+  CHECK(bit_equal(a.dense(), Array{11, 22}));
+  empty.add(b);
+  CHECK(bit_equal(empty.dense(), Array{10, 20}));
+  CHECK(empty.dense().data() != b.dense().data());
+}
