@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "core/errors.hpp"
+#include "core/init/random.hpp"
 #include "core/tape.hpp"
 #include "core/tensor.hpp"
 #include "core/token_ids.hpp"
@@ -62,5 +63,42 @@ Tensor reshape(Tape& tape, const Tensor& x, const Shape& shape);
 // dlogits[t, v] += dout / T * (softmax(logits[t])[v] - [v == target[t]]), computed in
 // backward from each row's maximum and exp-sum kept by the forward pass.
 Tensor softmax_cross_entropy(Tape& tape, const Tensor& logits, const TokenIds& targets);
+
+// ---- What a GPT needs (examples/next_token --model transformer) ----
+
+// x (..., C) + rows (T, C), with x's last two axes (T, C): rows broadcast over the leading
+// axes, as position embeddings are added to every sequence of a batch.
+// dx += dout, drows += dout summed over the leading axes.
+Tensor add_broadcast(Tape& tape, const Tensor& x, const Tensor& rows);
+
+// Layer normalisation over the last axis: x (..., C), weight (C,), bias (C,) ->
+// y = (x - mean) * rstd * weight + bias, with mean and the biased variance of each row and
+// rstd = 1 / sqrt(var + eps). The forward pass keeps mean and rstd per row (O(rows)) for the
+// backward: with xhat = (x - mean) * rstd and g = dout * weight,
+// dx += rstd * (g - mean(g) - xhat * mean(g * xhat)), dweight += sum(dout * xhat),
+// dbias += sum(dout) (sums over rows).
+Tensor layer_norm(Tape& tape, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                  float eps = 1e-5f);
+
+// GPT-2's gelu, the tanh approximation: y = x/2 * (1 + tanh(s (x + 0.044715 x^3))),
+// s = sqrt(2/pi). With t = tanh(s (x + 0.044715 x^3)):
+// dx += dout * (0.5 (1 + t) + 0.5 x (1 - t^2) s (1 + 3 * 0.044715 x^2)).
+Tensor gelu(Tape& tape, const Tensor& x);
+
+// Causal multi-head self-attention, one op: qkv (B, T, 3C) holds q, k, v side by side on the
+// last axis (q = [..., 0:C], k = [..., C:2C], v = [..., 2C:3C]), each split into `heads`
+// heads of C/heads features (head h = features [h*C/H, (h+1)*C/H)). For each batch b and
+// head h: A = softmax(q k^T / sqrt(C/H)) over the positions s <= t (a stable softmax, the
+// row maximum subtracted), out[b, t, head h] = sum_s A[t, s] v[s]. Output (B, T, C), heads
+// concatenated as they were laid out. The forward keeps A (B, H, T, T) for the backward:
+// dv = A^T dout, dA = dout v^T, dS = A * (dA - rowsum(dA * A)) / sqrt(C/H), dq = dS k,
+// dk = dS^T q. Throws ShapeError unless qkv is 3-D, its last axis is 3C and H divides C.
+Tensor causal_self_attention(Tape& tape, const Tensor& qkv, std::size_t heads);
+
+// Inverted dropout: y = x * mask / (1 - rate), mask[i] = 1 where
+// uniform(key, x.shape)[i] >= rate (jax.random.uniform, so a seeded run repeats bit for
+// bit), else 0. dx += dout * mask / (1 - rate). rate 0 or an inference tape: y is x itself
+// (no copy, nothing recorded). Throws std::invalid_argument unless 0 <= rate < 1.
+Tensor dropout(Tape& tape, const Tensor& x, float rate, const random::Key& key);
 
 }  // namespace xgrad
