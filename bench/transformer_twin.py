@@ -39,10 +39,10 @@ opt = tt.optimizer(model, a.lr)
 g = torch.Generator().manual_seed(a.seed + 1)
 
 
-def lr_at(step):  # nanoGPT's warmup then cosine, to lr / 10 at the last step
+def lr_at(step):  # optim::WarmupCosineSchedule (nanoGPT's get_lr), to lr / 10 at the last step
     if step < a.warmup:
-        return a.lr * (step + 1) / a.warmup
-    progress = (step - a.warmup) / max(1, a.steps - a.warmup)
+        return a.lr * (step + 1) / (a.warmup + 1)
+    progress = min(1.0, (step - a.warmup) / max(1, a.steps - a.warmup))
     return a.lr / 10 + 0.5 * (1 + math.cos(math.pi * progress)) * (a.lr - a.lr / 10)
 
 
