@@ -17,4 +17,8 @@
 #include "core/token_ids.hpp"
 #include "layers/embed.hpp"
 #include "layers/linear.hpp"
+#include "layers/layer_norm.hpp"
+#include "layers/causal_self_attention.hpp"
+#include "layers/mlp_block.hpp"
+#include "layers/transformer_block.hpp"
 #include "optim/sgd.hpp"
