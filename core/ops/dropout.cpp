@@ -1,18 +1,25 @@
 // Inverted dropout with a mask drawn from jax.random.uniform (core/init/random.hpp), so a
-// seeded run repeats bit for bit. The forward keeps the mask, one byte per element, for the
+// seeded run repeats bit for bit. The forward keeps the mask, one bool per element, for the
 // backward instead of drawing it again. Not a source of randomness of its own: the key is
 // the caller's.
-#include <cstdint>
+#include <memory>
 #include <stdexcept>
 #include <string>
-#include <vector>
 
 #include "core/detail/parallel.hpp"
+#include "core/detail/simd.hpp"
 #include "core/op.hpp"
 #include "core/ops.hpp"
 #include "core/ops/gradient_target.hpp"
 
 namespace xgrad {
+namespace {
+
+using simd::Batch;
+using Kept = xsimd::batch_bool<float>;
+constexpr std::size_t kLanes = Batch::size;
+
+}  // namespace
 
 // Y = mask ? X / (1 - rate) : 0, mask = uniform(key, X.shape) >= rate.
 Tensor dropout(Tape& tape, const Tensor& x, float rate, const random::Key& key) {
@@ -24,15 +31,25 @@ Tensor dropout(Tape& tape, const Tensor& x, float rate, const random::Key& key) 
   const std::size_t n = x.size();
   const float keep = 1.0f - rate;
   const Array u = random::uniform(key, x.shape());
-  // A select, not a product with 0, as Flax writes it: a dropped inf or NaN gives 0.
-  std::vector<std::uint8_t> mask(tape.needs_gradient(x) ? n : 0);
+  // bool, not a byte type, so that xsimd stores and loads a batch's mask directly.
+  std::shared_ptr<bool[]> mask(tape.needs_gradient(x) ? new bool[n] : nullptr);
   Array out = uninitialized_array(x.shape());
   const float* uv = u.data();
   const float* xv = x.value().data();
   float* y = out.data();
-  std::uint8_t* m = mask.empty() ? nullptr : mask.data();
+  bool* m = mask.get();
+  // A select, not a product with the mask, as Flax writes it: a dropped inf or NaN gives 0.
+  // Division and comparison round the same in a vector as alone, so the scalar tail of a
+  // thread's range gives the same bits as the vector loop would.
   parallel::for_range(n, n, [&](std::size_t first, std::size_t last) {
-    for (std::size_t i = first; i < last; ++i) {
+    const Batch keep_b(keep), rate_b(rate), zero(0.0f);
+    std::size_t i = first;
+    for (; i + kLanes <= last; i += kLanes) {
+      const Kept kept = Batch::load_unaligned(uv + i) >= rate_b;
+      xsimd::select(kept, Batch::load_unaligned(xv + i) / keep_b, zero).store_unaligned(y + i);
+      if (m) kept.store_unaligned(m + i);
+    }
+    for (; i < last; ++i) {
       const bool kept = uv[i] >= rate;
       y[i] = kept ? xv[i] / keep : 0.0f;
       if (m) m[i] = kept;
@@ -40,15 +57,23 @@ Tensor dropout(Tape& tape, const Tensor& x, float rate, const random::Key& key) 
   });
 
   // dX (+)= mask ? dY / (1 - rate) : 0.
-  auto backward = [x, keep, mask = std::move(mask)](const Array&, const Array& dy) {
+  auto backward = [x, keep, n, mask = std::move(mask)](const Array&, const Array& dy) {
     ops_detail::GradientTarget target(x);
     float* dx = target.data();
     if (!dx) return;
     const bool add = target.add();
     const float* d = dy.data();
-    const std::uint8_t* m = mask.data();
-    parallel::for_range(mask.size(), mask.size(), [&](std::size_t first, std::size_t last) {
-      for (std::size_t i = first; i < last; ++i) {
+    const bool* m = mask.get();
+    parallel::for_range(n, n, [&](std::size_t first, std::size_t last) {
+      const Batch keep_b(keep), zero(0.0f);
+      std::size_t i = first;
+      for (; i + kLanes <= last; i += kLanes) {
+        Batch v = xsimd::select(Kept::load_unaligned(m + i), Batch::load_unaligned(d + i) / keep_b,
+                                zero);
+        if (add) v += Batch::load_unaligned(dx + i);
+        v.store_unaligned(dx + i);
+      }
+      for (; i < last; ++i) {
         const float v = m[i] ? d[i] / keep : 0.0f;
         dx[i] = add ? dx[i] + v : v;
       }
