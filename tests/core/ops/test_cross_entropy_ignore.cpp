@@ -87,7 +87,7 @@ TEST_CASE("softmax_cross_entropy without ignore_index gives the same loss as bef
   CHECK(plain == unmatched);  // no target equals -100: nothing is ignored
 }
 
-TEST_CASE("softmax_cross_entropy accepts the ignore id outside [0, V) but no other",
+TEST_CASE("softmax_cross_entropy accepts the ignore id outside the vocabulary but no other id",
           "[core][ops][cross_entropy]") {
   const Tensor logits = Tensor::parameter(zeros_array({3, 4}), "z");
   Tape tape;

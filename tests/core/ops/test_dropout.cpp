@@ -104,7 +104,8 @@ TEST_CASE("dropout drops an inf or NaN to 0, as a select does", "[core][ops][dro
   for (std::size_t i = 0; i < 64; ++i) CHECK(y(i) == (u(i) >= 0.5f ? inf : 0.0f));
 }
 
-TEST_CASE("dropout rejects a rate outside [0, 1) before doing anything", "[core][ops][dropout]") {
+TEST_CASE("dropout rejects a negative rate, a rate of 1 or more and NaN before doing anything",
+          "[core][ops][dropout]") {
   const Tensor x = Tensor::parameter(hashed_values({3}, 5), "x");
   Tape tape;
   for (float rate : {-0.1f, 1.0f, 1.5f, std::numeric_limits<float>::quiet_NaN()}) {
