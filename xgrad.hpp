@@ -21,4 +21,8 @@
 #include "layers/causal_self_attention.hpp"
 #include "layers/mlp_block.hpp"
 #include "layers/transformer_block.hpp"
+#include "optim/adamw.hpp"
+#include "optim/clip.hpp"
+#include "optim/optimizer.hpp"
+#include "optim/schedule.hpp"
 #include "optim/sgd.hpp"
