@@ -8,6 +8,7 @@
 #include <cstring>
 #include <set>
 
+#include "core/detail/parallel.hpp"
 #include "tests/test_support.hpp"
 #include "transformer.hpp"
 
@@ -186,4 +187,37 @@ TEST_CASE("describe names the GPT's layers in one line", "[next_token][transform
   TransformerConfig c;
   c.dropout = 0.2f;
   CHECK(next_token::describe(c).find(", dropout 0.2") != std::string::npos);
+}
+
+TEST_CASE("Transformer logits and gradients are bit-identical with 1 and 2 threads", "[next_token][transformer]") {
+  TransformerConfig c;  // big enough that the products and ops split their work
+  c.vocab = 64;
+  c.context = 32;
+  c.embed_dim = 64;
+  c.dropout = 0.1f;
+  const Transformer model(c, 8);
+  std::vector<std::int64_t> values(16 * 32);
+  for (std::size_t i = 0; i < values.size(); ++i) values[i] = static_cast<std::int64_t>((i * 37 + 5) % 64);
+  const TokenIds ids(values, {16, 32});
+  std::vector<Array> runs[2];
+  std::size_t regions_before = 0;
+  for (const std::size_t threads : {1, 2}) {
+    set_num_threads(threads);
+    regions_before = parallel_regions_run();
+    for (const Tensor& p : model.tensors()) p.mutable_grad().clear();
+    Tape tape;
+    const Tensor logits = model.logits(tape, ids, random::prng_key(3));
+    tape.backward(softmax_cross_entropy(tape, logits, ids));
+    runs[threads - 1].push_back(logits.value());
+    for (const Tensor& p : model.tensors()) runs[threads - 1].push_back(p.grad().to_dense());
+  }
+  const std::size_t regions = parallel_regions_run() - regions_before;
+  set_num_threads(1);
+  for (const Tensor& p : model.tensors()) p.mutable_grad().clear();
+  CHECK(regions > 0);  // the 2-thread step did split work
+  REQUIRE(runs[0].size() == runs[1].size());
+  for (std::size_t i = 0; i < runs[0].size(); ++i) {
+    INFO("array " << i << " (0 is the logits, then the parameters' gradients in order)");
+    CHECK(testing::bit_equal(runs[0][i], runs[1][i]));
+  }
 }
