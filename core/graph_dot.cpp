@@ -180,6 +180,7 @@ void write_dot(std::ostream& out, const Tape& tape, const DotOptions& options) {
 
   out << "digraph xgrad {\n";
   out << "  rankdir=TB;\n";
+  out << "  graph [fontname=\"Helvetica\"];\n";
   out << "  node [fontname=\"Helvetica\", fontsize=10];\n";
   out << "  edge [fontname=\"Helvetica\", fontsize=9];\n";
   if (!options.title.empty()) out << "  labelloc=t;\n  label=" << dot_quoted(options.title) << ";\n";
