@@ -31,7 +31,8 @@ struct DotOptions {
   // touches, bit for bit) to learn what that record alone added to each parameter, so a
   // parameter fed by two records (a tied table: rows from the gather, dense from attend)
   // gets one labelled edge per contribution. Needs backward to have run; off, edges to
-  // parameters carry no label.
+  // parameters carry no label. Relies on core/op.hpp's rule that a backward adds only into
+  // its record's inputs (a gradient outside them would receive the replayed share too).
   bool contributions = true;
   // The graph's title (a label at the top); none when empty.
   std::string title;

@@ -22,7 +22,7 @@ bool dot_installed() { return std::system("dot -V > /dev/null 2>&1") == 0; }
 
 }  // namespace
 
-TEST_CASE("--graph writes the first training step's graph as DOT, and SVG when dot is installed",
+TEST_CASE("next_token --graph writes the first training step's graph as DOT, and SVG when dot is installed",
           "[next_token][inspect]") {
   TempDir dir("graph");
   const CliResult r = run_cli(small_run({"--graph", dir.file("step.svg")}));
@@ -42,7 +42,7 @@ TEST_CASE("--graph writes the first training step's graph as DOT, and SVG when d
   }
 }
 
-TEST_CASE("--graph with --tie draws the table's gather and attend contributions apart",
+TEST_CASE("next_token --graph with --tie draws the table's gather and attend contributions apart",
           "[next_token][inspect]") {
   TempDir dir("graph_tie");
   const CliResult r = run_cli(small_run({"--tie", "--graph", dir.file("tied")}));
@@ -62,7 +62,7 @@ TEST_CASE("--graph with --tie draws the table's gather and attend contributions 
   CHECK_THAT(dot, Contains("matmul_transposed"));
 }
 
-TEST_CASE("--stats prints each parameter's gradient norm and update ratio, and tanh saturation",
+TEST_CASE("next_token --stats prints each parameter's gradient norm and update ratio, and tanh saturation",
           "[next_token][inspect]") {
   TempDir dir("stats");
   const CliResult r = run_cli(small_run({"--stats", "--plot", dir.file("plots")}));
