@@ -125,10 +125,11 @@ std::optional<std::size_t> producer(const Tape& tape, const Tensor& t, std::size
 
 // What record `record` alone adds to each of its inputs' gradients: its backward replayed on
 // emptied gradients, every gradient it touches put back afterwards as it was.
+// Empty when nothing flowed into the record (no backward yet): then there is nothing to show.
 std::vector<Gradient> replay_contributions(const Tape::Record& record) {
-  std::vector<Gradient> parts(record.inputs.size());
   const Gradient& out_grad = record.output.grad();
-  if (out_grad.empty()) return parts;
+  if (out_grad.empty()) return {};
+  std::vector<Gradient> parts(record.inputs.size());
   const Array dy = out_grad.to_dense();
   std::vector<Gradient> saved;
   for (const Tensor& input : record.inputs) saved.push_back(input.grad());

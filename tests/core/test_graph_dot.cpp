@@ -227,3 +227,25 @@ TEST_CASE("Graphviz's dot renders a tape's DOT to SVG", "[core][graph_dot]") {
   CHECK_THAT(text, Contains("<svg") && Contains("embedding_lookup") && Contains("2 of 10 rows"));
   for (const char* ext : {".dot", ".svg", ".err"}) std::remove((stem + ext).c_str());
 }
+
+TEST_CASE("A tensor read twice by one record keeps its gradient after drawing", "[core][graph_dot]") {
+  const Tensor x = Tensor::parameter(Array{1.0f, -2.0f, 3.0f}, "x");
+  Tape tape;
+  tape.backward(sum(tape, mul(tape, x, x)));  // dx = 2x, both halves from one record
+  const Array before = x.grad().to_dense();
+  const ParsedDot dot = parse_dot(dot_of(tape));
+  CHECK(bit_equal(x.grad().to_dense(), before));
+  CHECK(bit_equal(before, Array{2.0f, -4.0f, 6.0f}));
+  CHECK(std::count(dot.edges.begin(), dot.edges.end(), std::make_pair(std::string("p0"), std::string("r0"))) == 2);
+}
+
+TEST_CASE("A tape drawn before backward shows no gradients and no contribution labels", "[core][graph_dot]") {
+  const Tensor w = Tensor::parameter(hashed_values({2, 2}), "w");
+  Tape tape;
+  sum(tape, tanh(tape, w));
+  const ParsedDot dot = parse_dot(dot_of(tape));
+  CHECK(dot.balanced);
+  CHECK_THAT(dot.node_labels.at("p0"), Contains("grad: none"));
+  CHECK(dot.edge_labels.front().empty());
+  CHECK(w.grad().empty());
+}
