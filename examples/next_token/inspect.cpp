@@ -21,9 +21,9 @@ void add_inspect_flags(CLI::App& app, InspectOptions& options) {
       ->type_name("FILE")
       ->check(CLI::Validator([](std::string& v) { return v.empty() ? std::string("an empty path") : std::string(); },
                              "non-empty"));
-  app.add_flag("--stats", options.stats, "print per parameter the gradient norm and log10(update/data) over the "
-                                         "run, and the share of saturated tanh units; with --plot also stats.svg; "
-                                         "default: off");
+  app.add_flag("--stats", options.stats, "print per parameter the gradient norm and log10(update/data), and the "
+                                         "share of saturated tanh units, measured at step 1 and every steps/100 "
+                                         "steps; with --plot also stats.svg; default: off");
 }
 
 StepInspector::StepInspector(TrainObserver& inner, const InspectOptions& options,
