@@ -21,6 +21,7 @@
 #include "core/io/message_text.hpp"
 #include "core/threads.hpp"
 #include "corpus.hpp"
+#include "inspect.hpp"
 #include "limits.hpp"
 #include "model.hpp"
 #include "output_paths.hpp"
@@ -54,6 +55,7 @@ struct Options {
   bool quiet = false;
   bool allow_non_finite = false;
   int threads = 1;
+  InspectOptions inspect;  // --graph, --stats
 };
 
 // A usage error found after parsing (a bad combination of flags).
@@ -154,6 +156,7 @@ void build_parser(CLI::App& app, Options& o) {
   app.add_option("--load", o.load, "start from the checkpoint in DIR (resume, or sample with --steps 0); default: none")->type_name("DIR");
   app.add_flag("--allow-non-finite", o.allow_non_finite, "with --load: accept a checkpoint whose parameters hold "
                                                          "NaN or inf (to inspect it); default: off");
+  add_inspect_flags(app, o.inspect);
   app.add_flag("-q,--quiet", o.quiet, "no progress or samples: only the closing summary; default: off");
 }
 
@@ -309,7 +312,13 @@ int run_parsed(const CLI::App& app, Options o, std::ostream& out, std::ostream& 
 
   ProgressPrinter progress(out, o.quiet ? ProgressPrinter::Mode::quiet
                                         : interactive ? ProgressPrinter::Mode::terminal : ProgressPrinter::Mode::log);
-  summary.result = train(model, split, o.train, progress);
+  std::vector<std::pair<std::string, xgrad::Tensor>> named;
+  std::vector<std::string> labels;
+  for (const Model::Parameter& p : model.parameters()) named.emplace_back(p.name, p.tensor);
+  for (std::size_t id = 0; id < vocabulary.size(); ++id) labels.push_back(vocabulary.label(static_cast<std::int32_t>(id)));
+  StepInspector inspector(progress, o.inspect, std::move(named), std::move(labels), describe(o.model),
+                          std::max<std::size_t>(1, o.train.steps / 100));
+  summary.result = train(model, split, o.train, inspector);
   progress.finish();
 
   const TrainResult& result = summary.result;
@@ -329,6 +338,7 @@ int run_parsed(const CLI::App& app, Options o, std::ostream& out, std::ostream& 
   summary.total_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   print_summary(out, summary, !o.quiet);
+  inspector.print(out);  // --stats only
   out << std::flush;
   bool write_failed = false;
   // The model first: it is what the run made.
@@ -349,6 +359,7 @@ int run_parsed(const CLI::App& app, Options o, std::ostream& out, std::ostream& 
       if (!o.quiet) out << "plots: " << files[0] << ", " << files[1] << "\n";
     });
   }
+  write_output(write_failed, err, [&] { inspector.write_files(o.plot, out, o.quiet); });
   if (!o.json.empty()) {
     write_output(write_failed, err, [&] {
       xgrad::io::write_file_atomically(o.json, summary_json(summary).dump(2) + "\n");

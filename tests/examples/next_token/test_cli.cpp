@@ -30,6 +30,7 @@ TEST_CASE("The help documents every flag with its default and exits 0", "[next_t
       {"--temperature", "=0.8"},       {"--prompt", "default:"},     {"--json", "default: none"},
       {"--plot", "default: none"},     {"--save", "default: none"},  {"--load", "default: none"},
       {"--allow-non-finite", "default: off"}, {"-q,--quiet", "default: off"},
+      {"--graph", "default: none"},    {"--stats", "default: off"},
   };
   std::size_t entries = 0;
   for (const auto& [flag, default_text] : flags) {
