@@ -2,6 +2,7 @@
 #include "optim/adamw.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -25,7 +26,19 @@ void require_beta(float value, const char* what) {
   }
 }
 
-// The float scalars of step t, rounded once from double (see adamw.hpp).
+// The double a float hyper-parameter stands for: the shortest decimal that rounds to it
+// (0.9f -> 0.9), which is the Python float PyTorch would have been given. Scalars derived
+// from it then round to the same floats as PyTorch's (1 - 0.9f in double is 0.100000024,
+// 1 - 0.9 is 0.1). Locale-independent, as to_chars and from_chars are.
+double as_decimal(float x) {
+  char text[32];
+  const std::to_chars_result written = std::to_chars(text, text + sizeof text, x);
+  double value = x;
+  std::from_chars(text, written.ptr, value);
+  return value;
+}
+
+// The float scalars of step t, computed in double and rounded once (see adamw.hpp).
 struct StepScalars {
   float decay;             // 1 - lr * wd
   float beta1, one_minus_beta1;
@@ -36,16 +49,18 @@ struct StepScalars {
 };
 
 StepScalars scalars_for(float lr, float weight_decay, const AdamWOptions& o, std::uint64_t t) {
-  const double bias_correction1 = 1.0 - std::pow(static_cast<double>(o.beta1), static_cast<double>(t));
-  const double bias_correction2 = 1.0 - std::pow(static_cast<double>(o.beta2), static_cast<double>(t));
+  const double lr_d = as_decimal(lr), weight_decay_d = as_decimal(weight_decay);
+  const double beta1 = as_decimal(o.beta1), beta2 = as_decimal(o.beta2);
+  const double bias_correction1 = 1.0 - std::pow(beta1, static_cast<double>(t));
+  const double bias_correction2 = 1.0 - std::pow(beta2, static_cast<double>(t));
   StepScalars s;
-  s.decay = static_cast<float>(1.0 - static_cast<double>(lr) * weight_decay);
+  s.decay = static_cast<float>(1.0 - lr_d * weight_decay_d);
   s.beta1 = o.beta1;
-  s.one_minus_beta1 = static_cast<float>(1.0 - static_cast<double>(o.beta1));
+  s.one_minus_beta1 = static_cast<float>(1.0 - beta1);
   s.beta2 = o.beta2;
-  s.one_minus_beta2 = static_cast<float>(1.0 - static_cast<double>(o.beta2));
+  s.one_minus_beta2 = static_cast<float>(1.0 - beta2);
   s.bias_correction2_sqrt = static_cast<float>(std::sqrt(bias_correction2));
-  s.neg_step_size = static_cast<float>(-(static_cast<double>(lr) / bias_correction1));
+  s.neg_step_size = static_cast<float>(-(lr_d / bias_correction1));
   s.eps = o.eps;
   return s;
 }
