@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/detail/parallel.hpp"
+#include "core/detail/simd.hpp"
 
 namespace xgrad::optim {
 namespace {
@@ -65,20 +66,38 @@ StepScalars scalars_for(float lr, float weight_decay, const AdamWOptions& o, std
   return s;
 }
 
-// n contiguous elements, PyTorch's operation order: p.mul_(decay); m.mul_(b1).add_(g, 1-b1);
+// One element, PyTorch's operation order: p.mul_(decay); m.mul_(b1).add_(g, 1-b1);
 // v.mul_(b2).addcmul_(g, g, 1-b2); p.addcdiv_(m, sqrt(v) / sqrt(bc2) + eps, -step_size).
-void update(float* __restrict p, const float* __restrict g, float* __restrict m,
-            float* __restrict v, std::size_t n, const StepScalars& s) {
-  for (std::size_t i = 0; i < n; ++i) {
-    const float gi = g[i];
-    const float pi = p[i] * s.decay;
-    const float mi = m[i] * s.beta1 + s.one_minus_beta1 * gi;
-    const float vi = v[i] * s.beta2 + s.one_minus_beta2 * gi * gi;
-    const float denom = std::sqrt(vi) / s.bias_correction2_sqrt + s.eps;
-    m[i] = mi;
-    v[i] = vi;
-    p[i] = pi + s.neg_step_size * mi / denom;
+// T is float or a SIMD batch: every operation is a correctly rounded IEEE one (no fused
+// multiply-add), so a lane and the scalar tail give the same bits.
+template <class T>
+void update_one(T& p, T g, T& m, T& v, const StepScalars& s) {
+  using std::sqrt;
+  using xsimd::sqrt;
+  const T pi = p * T(s.decay);
+  const T mi = m * T(s.beta1) + T(s.one_minus_beta1) * g;
+  const T vi = v * T(s.beta2) + T(s.one_minus_beta2) * g * g;
+  const T denom = sqrt(vi) / T(s.bias_correction2_sqrt) + T(s.eps);
+  m = mi;
+  v = vi;
+  p = pi + T(s.neg_step_size) * mi / denom;
+}
+
+// n contiguous elements. Explicit SIMD: the compiler does not vectorise std::sqrt on its own
+// (it keeps the errno path for negative inputs).
+void update(float* p, const float* g, float* m, float* v, std::size_t n, const StepScalars& s) {
+  using simd::Batch;
+  constexpr std::size_t lanes = Batch::size;
+  std::size_t i = 0;
+  for (; i + lanes <= n; i += lanes) {
+    Batch pb = Batch::load_unaligned(p + i), mb = Batch::load_unaligned(m + i);
+    Batch vb = Batch::load_unaligned(v + i);
+    update_one(pb, Batch::load_unaligned(g + i), mb, vb, s);
+    pb.store_unaligned(p + i);
+    mb.store_unaligned(m + i);
+    vb.store_unaligned(v + i);
   }
+  for (; i < n; ++i) update_one(p[i], g[i], m[i], v[i], s);
 }
 
 // Memory-bound work units per element: four arrays read, three written, a sqrt and a divide.
