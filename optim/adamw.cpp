@@ -20,6 +20,17 @@ void require_finite_non_negative(float value, const std::string& what) {
   }
 }
 
+void require_trainable(const std::vector<Tensor>& parameters) {
+  for (std::size_t k = 0; k < parameters.size(); ++k) {
+    const Tensor& p = parameters[k];
+    if (!p.defined() || !p.requires_grad()) {
+      throw std::invalid_argument("AdamW: parameter " + std::to_string(k) + " ('" +
+                                  (p.defined() ? p.name() : std::string()) +
+                                  "') does not require a gradient");
+    }
+  }
+}
+
 void require_beta(float value, const char* what) {
   if (!(value >= 0.0f && value < 1.0f)) {
     throw std::invalid_argument(std::string("AdamW: ") + what + " must be in [0, 1), got " +
@@ -110,6 +121,7 @@ AdamW::AdamW(std::vector<Tensor> parameters, float lr, AdamWOptions options)
   validate_options();
   set_lr(lr);
   require_finite_non_negative(options.weight_decay, "weight_decay");
+  require_trainable(parameters);
   detail::require_unique_names(parameters, "AdamW");
   slots_.reserve(parameters.size());
   for (const Tensor& p : parameters) {
@@ -127,6 +139,7 @@ AdamW::AdamW(std::vector<ParameterGroup> groups, float lr, AdamWOptions options)
                                 "weight_decay of group " + std::to_string(k));
     all.insert(all.end(), groups[k].parameters.begin(), groups[k].parameters.end());
   }
+  require_trainable(all);
   detail::require_unique_names(all, "AdamW");
   slots_.reserve(all.size());
   for (const ParameterGroup& group : groups) {
@@ -141,11 +154,6 @@ void AdamW::validate_options() const {
 }
 
 void AdamW::add(const Tensor& parameter, float weight_decay) {
-  if (!parameter.defined() || !parameter.requires_grad()) {
-    throw std::invalid_argument("AdamW: parameter '" +
-                                (parameter.defined() ? parameter.name() : std::string()) +
-                                "' does not require a gradient");
-  }
   slots_.push_back(
       Slot{parameter, weight_decay, zeros_array(parameter.shape()), zeros_array(parameter.shape())});
 }

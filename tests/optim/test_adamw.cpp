@@ -304,7 +304,9 @@ TEST_CASE("AdamW refuses bad hyper-parameters and parameters", "[optim][adamw]")
   CHECK_THROWS_AS(AdamW({w}, 1e-3f, with([](AdamWOptions& o) { o.weight_decay = -0.1f; })),
                   std::invalid_argument);
   CHECK_THROWS_AS(AdamW(std::vector<ParameterGroup>{{{w}, -1.0f}}, 1e-3f), std::invalid_argument);
-  CHECK_THROWS_AS(AdamW({Tensor(Array{1.0f})}, 1e-3f), std::invalid_argument);
+  CHECK_THROWS_WITH(AdamW({w, Tensor(Array{1.0f}, false, "frozen")}, 1e-3f),
+                    Catch::Contains("parameter 1 ('frozen') does not require a gradient"));
+  CHECK_THROWS_AS(AdamW({Tensor()}, 1e-3f), std::invalid_argument);
   AdamW adamw({w}, 1e-3f);
   CHECK_THROWS_AS(adamw.set_lr(-1.0f), std::invalid_argument);
   CHECK(adamw.lr() == 1e-3f);
