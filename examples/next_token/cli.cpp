@@ -321,7 +321,7 @@ int run_parsed(const CLI::App& app, Options o, std::ostream& out, std::ostream& 
         << (summary.unknown_tokens ? "; " + group(summary.unknown_tokens) + " <unk>" : std::string()) << ")\n";
     if (bpe_tokens && !info) {
       out << "bpe: " << vocabulary.merges().size() << " merges trained on the " << group(split.train_bytes)
-          << " training bytes in " << bpe_seconds << " s\n";
+          << " training bytes in " << std::lround(bpe_seconds * 1000) << " ms\n";
     }
     out << "model: " << describe(o.model) << "; " << group(summary.parameter_count) << " parameters, " << summary.init
         << "\n";

@@ -287,3 +287,77 @@ TEST_CASE("The split counts the bytes of text behind each part", "[next_token][c
   CHECK(bpe_training_bytes("ab\xC3\xA9xyz!", 0.5) == 4);
   CHECK(bpe_training_bytes("abc\xC3\xA9xyz", 0.5) == 5);
 }
+
+namespace {
+
+// A text of a few thousand bytes whose words repeat, so BPE finds pairs to merge.
+std::string sentences(std::size_t count) {
+  const char* words[] = {"And", "God", "said", "let", "there", "be", "light", "and", "the", "earth", "was"};
+  Rng rng(3);
+  std::string text;
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::size_t n = 3 + rng.below(6);
+    for (std::size_t w = 0; w < n; ++w) text += std::string(w ? " " : "") + words[rng.below(11)];
+    text += ".\n";
+  }
+  return text;
+}
+
+}  // namespace
+
+TEST_CASE("next_token --tokens bpe trains on the training split, reports bits per byte and reloads", "[next_token][bpe][cli]") {
+  TempDir dir("bpe_cli");
+  const std::string text = sentences(400);
+  write_text(dir.file("corpus.txt"), text);
+  const CliResult run = run_cli(small_run({"--corpus", dir.file("corpus.txt"), "--tokens", "bpe", "--vocab-size", "300",
+                                           "--save", dir.file("ckpt"), "--json", dir.file("run.json")}));
+  INFO(run.out << run.err);
+  REQUIRE(run.code == 0);
+  CHECK_THAT(run.out, Contains("bpe tokens (V = 300)") && Contains("bits/byte") && Contains("loss (bits per byte of text)"));
+  const nlohmann::json j = read_json(dir.file("run.json"));
+  CHECK(j["model"]["tokens"] == "bpe");
+  CHECK(j["vocab"] == 300);
+  const nlohmann::json& corpus = j["corpus"];
+  const std::size_t cut = bpe_training_bytes(text, 0.1);
+  CHECK(corpus["train_bytes"] == cut);
+  CHECK(corpus["validation_bytes"] == text.size() - cut);
+  const double tokens_per_byte = corpus["validation_tokens"].get<double>() / corpus["validation_bytes"].get<double>();
+  CHECK(tokens_per_byte < 0.9);  // merges made tokens longer than a byte
+  CHECK(j["val_bits_per_byte"].get<double>() ==
+        Approx(j["val_loss"].get<double>() * tokens_per_byte / std::log(2.0)).epsilon(1e-12));
+  // The vocabulary is minbpe's on the training bytes alone.
+  const CheckpointInfo info = read_checkpoint_info(dir.file("ckpt"));
+  CHECK(info.vocabulary.merges() == bpe::train(text.substr(0, cut), 300));
+  const CliResult loaded = run_cli(small_run({"--corpus", dir.file("corpus.txt"), "--load", dir.file("ckpt"), "--steps", "0",
+                                              "--json", dir.file("loaded.json")}));
+  REQUIRE(loaded.code == 0);
+  const nlohmann::json l = read_json(dir.file("loaded.json"));
+  CHECK(l["model"]["tokens"] == "bpe");
+  CHECK(l["val_loss"] == j["val_loss"]);  // the same vocabulary, so the same tokens and windows
+  CHECK(l["val_bits_per_byte"] == j["val_bits_per_byte"]);
+}
+
+TEST_CASE("next_token with byte tokens reports bits per byte as nats over ln 2", "[next_token][cli]") {
+  TempDir dir("bytes_bpb");
+  write_text(dir.file("corpus.txt"), sentences(200));
+  const CliResult run = run_cli(small_run({"--corpus", dir.file("corpus.txt"), "--json", dir.file("run.json")}));
+  REQUIRE(run.code == 0);
+  const nlohmann::json j = read_json(dir.file("run.json"));
+  CHECK(j["val_bits_per_byte"].get<double>() == Approx(j["val_loss"].get<double>() / std::log(2.0)).epsilon(1e-12));
+  CHECK(j["final_bits_per_byte"].get<double>() == Approx(j["final_loss"].get<double>() / std::log(2.0)).epsilon(1e-12));
+  CHECK(j["curve"][0]["validation_bits_per_byte"].get<double>() ==
+        Approx(j["curve"][0]["validation"].get<double>() / std::log(2.0)).epsilon(1e-12));
+}
+
+TEST_CASE("next_token refuses a BPE vocabulary size it cannot train", "[next_token][bpe][cli]") {
+  TempDir dir("bpe_sizes");
+  write_text(dir.file("corpus.txt"), "In the beginning God created the heaven and the earth.\n");
+  for (const char* size : {"255", "70000"}) {
+    const CliResult r = run_cli({"--corpus", dir.file("corpus.txt"), "--tokens", "bpe", "--vocab-size", size, "--context", "1"});
+    CHECK(r.code == 2);
+    CHECK_THAT(r.err, Contains("must be in [256, 65536]"));
+  }
+  const CliResult r = run_cli({"--corpus", dir.file("corpus.txt"), "--tokens", "bpe", "--vocab-size", "400", "--context", "1"});
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Contains("is a single token after"));
+}
