@@ -6,6 +6,8 @@
 #include <queue>
 #include <stdexcept>
 
+#include <nlohmann/json.hpp>
+
 namespace next_token::bpe {
 namespace {
 
