@@ -69,7 +69,7 @@ TEST_CASE("Unknown flags, stray arguments and bad values are usage errors (exit 
       {{"--seed", "4294967296"}, "--seed"},
       {{"--validation-fraction", "0.9"}, "--validation-fraction"},
       {{"--vocab-size", "1", "--tokens", "word"}, "--vocab-size"},
-      {{"--vocab-size", "100"}, "--vocab-size applies to --tokens word only"},
+      {{"--vocab-size", "100"}, "--vocab-size applies to --tokens word or bpe only"},
       {{"--json"}, "--json"},
   };
   for (const auto& [args, message] : cases) {
