@@ -99,7 +99,8 @@ Tensor gelu(Tape& tape, const Tensor& x);
 // row maximum subtracted), out[b, t, head h] = sum_s A[t, s] v[s]. Output (B, T, C), heads
 // concatenated as they were laid out. The forward keeps A (B, H, T, T) for the backward:
 // dv = A^T dout, dA = dout v^T, dS = A * (dA - rowsum(dA * A)) / sqrt(C/H), dq = dS k,
-// dk = dS^T q. Throws ShapeError unless qkv is 3-D, its last axis is 3C and H divides C.
+// dk = dS^T q. Only the causal triangle is computed (in blocks of positions). Throws ShapeError
+// unless qkv is 3-D and non-empty, its last axis is 3C, heads >= 1 and heads divides C.
 Tensor causal_self_attention(Tape& tape, const Tensor& qkv, std::size_t heads);
 
 // Inverted dropout: y = mask ? x / (1 - rate) : 0 (a select: a dropped inf or NaN gives 0),
