@@ -99,12 +99,13 @@ Tensor gelu(Tape& tape, const Tensor& x);
 // row maximum subtracted), out[b, t, head h] = sum_s A[t, s] v[s]. Output (B, T, C), heads
 // concatenated as they were laid out. The forward keeps A (B, H, T, T) for the backward:
 // dv = A^T dout, dA = dout v^T, dS = A * (dA - rowsum(dA * A)) / sqrt(C/H), dq = dS k,
-// dk = dS^T q. Throws ShapeError unless qkv is 3-D, its last axis is 3C and H divides C.
+// dk = dS^T q. Only the causal triangle is computed (in blocks of positions). Throws ShapeError
+// unless qkv is 3-D and non-empty, its last axis is 3C, heads >= 1 and heads divides C.
 Tensor causal_self_attention(Tape& tape, const Tensor& qkv, std::size_t heads);
 
 // Inverted dropout: y = mask ? x / (1 - rate) : 0 (a select: a dropped inf or NaN gives 0),
-// mask[i] = uniform(key, x.shape)[i] >= rate (jax.random.uniform, so a seeded run repeats
-// bit for bit). dx += mask ? dout / (1 - rate) : 0, from the mask the forward kept (one
+// mask[i] = uniform(key, x.shape)[i] < 1 - rate (Flax's nn.Dropout: jax.random.bernoulli,
+// so a seeded run repeats bit for bit and drops what the Flax twin drops). dx += mask ? dout / (1 - rate) : 0, from the mask the forward kept (one
 // byte per element). rate 0 or an inference tape: y is x itself (no copy, nothing
 // recorded). Throws std::invalid_argument unless 0 <= rate < 1, before anything else.
 Tensor dropout(Tape& tape, const Tensor& x, float rate, const random::Key& key);

@@ -2,11 +2,13 @@
 #include "optim/adamw.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <stdexcept>
 #include <string>
 
 #include "core/detail/parallel.hpp"
+#include "core/detail/simd.hpp"
 
 namespace xgrad::optim {
 namespace {
@@ -18,6 +20,17 @@ void require_finite_non_negative(float value, const std::string& what) {
   }
 }
 
+void require_trainable(const std::vector<Tensor>& parameters) {
+  for (std::size_t k = 0; k < parameters.size(); ++k) {
+    const Tensor& p = parameters[k];
+    if (!p.defined() || !p.requires_grad()) {
+      throw std::invalid_argument("AdamW: parameter " + std::to_string(k) + " ('" +
+                                  (p.defined() ? p.name() : std::string()) +
+                                  "') does not require a gradient");
+    }
+  }
+}
+
 void require_beta(float value, const char* what) {
   if (!(value >= 0.0f && value < 1.0f)) {
     throw std::invalid_argument(std::string("AdamW: ") + what + " must be in [0, 1), got " +
@@ -25,7 +38,19 @@ void require_beta(float value, const char* what) {
   }
 }
 
-// The float scalars of step t, rounded once from double (see adamw.hpp).
+// The double a float hyper-parameter stands for: the shortest decimal that rounds to it
+// (0.9f -> 0.9), which is the Python float PyTorch would have been given. Scalars derived
+// from it then round to the same floats as PyTorch's (1 - 0.9f in double is 0.100000024,
+// 1 - 0.9 is 0.1). Locale-independent, as to_chars and from_chars are.
+double as_decimal(float x) {
+  char text[32];
+  const std::to_chars_result written = std::to_chars(text, text + sizeof text, x);
+  double value = x;
+  std::from_chars(text, written.ptr, value);
+  return value;
+}
+
+// The float scalars of step t, computed in double and rounded once (see adamw.hpp).
 struct StepScalars {
   float decay;             // 1 - lr * wd
   float beta1, one_minus_beta1;
@@ -36,34 +61,54 @@ struct StepScalars {
 };
 
 StepScalars scalars_for(float lr, float weight_decay, const AdamWOptions& o, std::uint64_t t) {
-  const double bias_correction1 = 1.0 - std::pow(static_cast<double>(o.beta1), static_cast<double>(t));
-  const double bias_correction2 = 1.0 - std::pow(static_cast<double>(o.beta2), static_cast<double>(t));
+  const double lr_d = as_decimal(lr), weight_decay_d = as_decimal(weight_decay);
+  const double beta1 = as_decimal(o.beta1), beta2 = as_decimal(o.beta2);
+  const double bias_correction1 = 1.0 - std::pow(beta1, static_cast<double>(t));
+  const double bias_correction2 = 1.0 - std::pow(beta2, static_cast<double>(t));
   StepScalars s;
-  s.decay = static_cast<float>(1.0 - static_cast<double>(lr) * weight_decay);
+  s.decay = static_cast<float>(1.0 - lr_d * weight_decay_d);
   s.beta1 = o.beta1;
-  s.one_minus_beta1 = static_cast<float>(1.0 - static_cast<double>(o.beta1));
+  s.one_minus_beta1 = static_cast<float>(1.0 - beta1);
   s.beta2 = o.beta2;
-  s.one_minus_beta2 = static_cast<float>(1.0 - static_cast<double>(o.beta2));
+  s.one_minus_beta2 = static_cast<float>(1.0 - beta2);
   s.bias_correction2_sqrt = static_cast<float>(std::sqrt(bias_correction2));
-  s.neg_step_size = static_cast<float>(-(static_cast<double>(lr) / bias_correction1));
+  s.neg_step_size = static_cast<float>(-(lr_d / bias_correction1));
   s.eps = o.eps;
   return s;
 }
 
-// n contiguous elements, PyTorch's operation order: p.mul_(decay); m.mul_(b1).add_(g, 1-b1);
+// One element, PyTorch's operation order: p.mul_(decay); m.mul_(b1).add_(g, 1-b1);
 // v.mul_(b2).addcmul_(g, g, 1-b2); p.addcdiv_(m, sqrt(v) / sqrt(bc2) + eps, -step_size).
-void update(float* __restrict p, const float* __restrict g, float* __restrict m,
-            float* __restrict v, std::size_t n, const StepScalars& s) {
-  for (std::size_t i = 0; i < n; ++i) {
-    const float gi = g[i];
-    const float pi = p[i] * s.decay;
-    const float mi = m[i] * s.beta1 + s.one_minus_beta1 * gi;
-    const float vi = v[i] * s.beta2 + s.one_minus_beta2 * gi * gi;
-    const float denom = std::sqrt(vi) / s.bias_correction2_sqrt + s.eps;
-    m[i] = mi;
-    v[i] = vi;
-    p[i] = pi + s.neg_step_size * mi / denom;
+// T is float or a SIMD batch: every operation is a correctly rounded IEEE one (no fused
+// multiply-add), so a lane and the scalar tail give the same bits.
+template <class T>
+void update_one(T& p, T g, T& m, T& v, const StepScalars& s) {
+  using std::sqrt;
+  using xsimd::sqrt;
+  const T pi = p * T(s.decay);
+  const T mi = m * T(s.beta1) + T(s.one_minus_beta1) * g;
+  const T vi = v * T(s.beta2) + T(s.one_minus_beta2) * g * g;
+  const T denom = sqrt(vi) / T(s.bias_correction2_sqrt) + T(s.eps);
+  m = mi;
+  v = vi;
+  p = pi + T(s.neg_step_size) * mi / denom;
+}
+
+// n contiguous elements. Explicit SIMD: the compiler does not vectorise std::sqrt on its own
+// (it keeps the errno path for negative inputs).
+void update(float* p, const float* g, float* m, float* v, std::size_t n, const StepScalars& s) {
+  using simd::Batch;
+  constexpr std::size_t lanes = Batch::size;
+  std::size_t i = 0;
+  for (; i + lanes <= n; i += lanes) {
+    Batch pb = Batch::load_unaligned(p + i), mb = Batch::load_unaligned(m + i);
+    Batch vb = Batch::load_unaligned(v + i);
+    update_one(pb, Batch::load_unaligned(g + i), mb, vb, s);
+    pb.store_unaligned(p + i);
+    mb.store_unaligned(m + i);
+    vb.store_unaligned(v + i);
   }
+  for (; i < n; ++i) update_one(p[i], g[i], m[i], v[i], s);
 }
 
 // Memory-bound work units per element: four arrays read, three written, a sqrt and a divide.
@@ -76,6 +121,7 @@ AdamW::AdamW(std::vector<Tensor> parameters, float lr, AdamWOptions options)
   validate_options();
   set_lr(lr);
   require_finite_non_negative(options.weight_decay, "weight_decay");
+  require_trainable(parameters);
   detail::require_unique_names(parameters, "AdamW");
   slots_.reserve(parameters.size());
   for (const Tensor& p : parameters) {
@@ -93,6 +139,7 @@ AdamW::AdamW(std::vector<ParameterGroup> groups, float lr, AdamWOptions options)
                                 "weight_decay of group " + std::to_string(k));
     all.insert(all.end(), groups[k].parameters.begin(), groups[k].parameters.end());
   }
+  require_trainable(all);
   detail::require_unique_names(all, "AdamW");
   slots_.reserve(all.size());
   for (const ParameterGroup& group : groups) {
@@ -107,11 +154,6 @@ void AdamW::validate_options() const {
 }
 
 void AdamW::add(const Tensor& parameter, float weight_decay) {
-  if (!parameter.defined() || !parameter.requires_grad()) {
-    throw std::invalid_argument("AdamW: parameter '" +
-                                (parameter.defined() ? parameter.name() : std::string()) +
-                                "' does not require a gradient");
-  }
   slots_.push_back(
       Slot{parameter, weight_decay, zeros_array(parameter.shape()), zeros_array(parameter.shape())});
 }

@@ -24,9 +24,11 @@ struct ParameterGroup {
 //   m  = beta1 * m + (1 - beta1) * g
 //   v  = beta2 * v + (1 - beta2) * g * g
 //   p  = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
-// Scalars (1 - lr * wd, 1 - beta, the bias corrections, lr / bc1, sqrt(bc2)) are computed
-// in double from the float options and rounded once to float, as PyTorch does with its
-// Python-float hyper-parameters; the element arithmetic is float32.
+// The element arithmetic is float32, in PyTorch's operation order. The scalars (1 - lr * wd,
+// 1 - beta, the bias corrections, lr / bc1, sqrt(bc2)) are computed in double and rounded
+// once to float, as PyTorch does with its Python-float hyper-parameters; each float option
+// is read as the shortest decimal that rounds to it (0.9f as the double 0.9), so options
+// written as decimals give PyTorch's bits (tests/optim/test_adamw.cpp checks three steps).
 //
 // The step count t is the optimiser's: the number of step() calls so far, this one included,
 // the same for every parameter (it is OptimizerState::step). A parameter with no gradient

@@ -21,7 +21,9 @@ constexpr std::size_t kLanes = Batch::size;
 
 }  // namespace
 
-// Y = mask ? X / (1 - rate) : 0, mask = uniform(key, X.shape) >= rate.
+// Y = mask ? X / keep : 0, mask = uniform(key, X.shape) < keep, keep = 1 - rate: Flax's
+// nn.Dropout (jax.random.bernoulli(key, keep) is uniform < keep), so the same key drops the
+// same elements as the Flax twin.
 Tensor dropout(Tape& tape, const Tensor& x, float rate, const random::Key& key) {
   if (!(rate >= 0.0f && rate < 1.0f)) {
     throw std::invalid_argument("dropout: rate must be in [0, 1) (got " + std::to_string(rate) +
@@ -42,15 +44,15 @@ Tensor dropout(Tape& tape, const Tensor& x, float rate, const random::Key& key) 
   // Division and comparison round the same in a vector as alone, so the scalar tail of a
   // thread's range gives the same bits as the vector loop would.
   parallel::for_range(n, n, [&](std::size_t first, std::size_t last) {
-    const Batch keep_b(keep), rate_b(rate), zero(0.0f);
+    const Batch keep_b(keep), zero(0.0f);
     std::size_t i = first;
     for (; i + kLanes <= last; i += kLanes) {
-      const Kept kept = Batch::load_unaligned(uv + i) >= rate_b;
+      const Kept kept = Batch::load_unaligned(uv + i) < keep_b;
       xsimd::select(kept, Batch::load_unaligned(xv + i) / keep_b, zero).store_unaligned(y + i);
       if (m) kept.store_unaligned(m + i);
     }
     for (; i < last; ++i) {
-      const bool kept = uv[i] >= rate;
+      const bool kept = uv[i] < keep;
       y[i] = kept ? xv[i] / keep : 0.0f;
       if (m) m[i] = kept;
     }

@@ -1,4 +1,4 @@
-// Specification of dropout: its mask is jax.random.uniform(key, shape) >= rate, the kept
+// Specification of dropout: its mask is jax.random.uniform(key, shape) < 1 - rate (Flax's), the kept
 // values are scaled by 1 / (1 - rate), the backward uses the same mask.
 #include <cmath>
 #include <limits>
@@ -13,7 +13,7 @@ using Catch::Matchers::Contains;
 using testing::bit_equal;
 using testing::hashed_values;
 
-TEST_CASE("dropout keeps the elements where uniform(key, shape) >= rate, divided by 1 - rate",
+TEST_CASE("dropout keeps the elements where uniform(key, shape) < 1 - rate, divided by 1 - rate",
           "[core][ops][dropout]") {
   const Key key = random::prng_key(42);
   const Array xv = hashed_values({37, 11}, 1);
@@ -24,7 +24,7 @@ TEST_CASE("dropout keeps the elements where uniform(key, shape) >= rate, divided
   std::size_t kept = 0;
   for (std::size_t i = 0; i < xv.size(); ++i) {
     INFO("element " << i << ", u = " << u.data()[i]);
-    if (u.data()[i] >= rate) {
+    if (u.data()[i] < 1.0f - rate) {
       ++kept;
       CHECK(y.data()[i] == xv.data()[i] / 0.7f);
     } else {
@@ -45,7 +45,7 @@ TEST_CASE("dropout backward sends dout / (1 - rate) through the kept elements on
   const Array u = random::uniform(key, {5, 40});
   for (std::size_t i = 0; i < seed.size(); ++i) {
     INFO("element " << i);
-    CHECK(x.grad().dense().data()[i] == (u.data()[i] >= 0.5f ? seed.data()[i] / 0.5f : 0.0f));
+    CHECK(x.grad().dense().data()[i] == (u.data()[i] < 0.5f ? seed.data()[i] / 0.5f : 0.0f));
   }
 }
 
@@ -101,7 +101,7 @@ TEST_CASE("dropout drops an inf or NaN to 0, as a select does", "[core][ops][dro
   const Tensor x(xt::ones<float>({64}) * inf);
   Tape tape;
   const Array y = dropout(tape, x, 0.5f, key).value();
-  for (std::size_t i = 0; i < 64; ++i) CHECK(y(i) == (u(i) >= 0.5f ? inf : 0.0f));
+  for (std::size_t i = 0; i < 64; ++i) CHECK(y(i) == (u(i) < 0.5f ? inf : 0.0f));
 }
 
 TEST_CASE("dropout rejects a negative rate, a rate of 1 or more and NaN before doing anything",
