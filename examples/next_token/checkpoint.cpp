@@ -131,6 +131,8 @@ std::string checksum(const Vocabulary& vocabulary) {
   std::string text;
   if (vocabulary.kind() == TokenKind::byte) {
     text = kByteVocabulary;
+  } else if (vocabulary.kind() == TokenKind::bpe) {
+    text = bpe::canonical_text(vocabulary.merges());
   } else {
     for (const std::string& word : vocabulary.word_list()) text += word + "\n";
   }
@@ -191,7 +193,9 @@ void save_checkpoint(const std::string& dir, const Model& model, const Vocabular
             {"hidden", c.hidden},
             {"tie", c.tie},
             {"layers", describe(c)}}},
-          {"vocabulary", vocabulary.kind() == TokenKind::word ? json(vocabulary.word_list()) : json(kByteVocabulary)},
+          {"vocabulary", vocabulary.kind() == TokenKind::word  ? json(vocabulary.word_list())
+                         : vocabulary.kind() == TokenKind::bpe ? bpe::merges_to_json(vocabulary.merges())
+                                                               : json(kByteVocabulary)},
           {"vocabulary_fnv1a64", checksum(vocabulary)},
           {"parameters", entries},
           {"run", extra},
@@ -226,6 +230,8 @@ CheckpointInfo parse_checkpoint_info(const std::string& manifest_text, const std
       info.vocabulary = Vocabulary::bytes();
     } else if (tokens == "word") {
       info.vocabulary = Vocabulary::words(manifest.at("vocabulary").get<std::vector<std::string>>());
+    } else if (tokens == "bpe") {
+      info.vocabulary = Vocabulary::bpe(bpe::merges_from_json(manifest.at("vocabulary")));
     } else {
       throw CheckpointError(path + ": unknown token kind \"" + printable_bytes(tokens) + "\"");
     }

@@ -105,6 +105,7 @@ TrainResult train(const Model& model, const Split& split, const TrainOptions& op
       break;
     }
     tape.backward(loss);
+    observer.on_backward(step + 1, tape);
     sgd.step();
     sgd.zero_grad();
 
