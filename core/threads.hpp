@@ -14,4 +14,14 @@ namespace xgrad {
 void set_num_threads(std::size_t threads);
 std::size_t num_threads();
 
+// The CPU kernel set OpenBLAS chose when it loaded (openblas_get_corename), e.g.
+// "Cooperlake", "Haswell" or "Prescott". OpenBLAS 0.3.21 falls back to its SSE3 "Prescott"
+// kernels on CPU models it does not know, several times slower at sgemm; the environment
+// variable OPENBLAS_CORETYPE, read when the library loads, picks one by name instead.
+const char* blas_core();
+
+// A one-line hint when OpenBLAS runs its Prescott kernels on a CPU with AVX2 or AVX-512
+// (the case above), naming the OPENBLAS_CORETYPE value the CPU allows; empty otherwise.
+const char* blas_core_hint();
+
 }  // namespace xgrad

@@ -8,12 +8,14 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include <sched.h>
 
 extern "C" void openblas_set_num_threads(int threads);
+extern "C" char* openblas_get_corename(void);
 
 namespace xgrad {
 namespace {
@@ -111,6 +113,22 @@ void set_num_threads(std::size_t threads) {
 }
 
 std::size_t num_threads() { return threads_wanted.load(); }
+
+const char* blas_core() { return openblas_get_corename(); }
+
+const char* blas_core_hint() {
+  if (std::string(blas_core()) != "Prescott") return "";
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) {
+    return "OpenBLAS runs its slow Prescott kernels on this AVX-512 CPU: set OPENBLAS_CORETYPE=SkylakeX "
+           "(or Cooperlake where the CPU has avx512_bf16) for several times faster products";
+  }
+  if (__builtin_cpu_supports("avx2")) {
+    return "OpenBLAS runs its slow Prescott kernels on this AVX2 CPU: set OPENBLAS_CORETYPE=Haswell "
+           "for several times faster products";
+  }
+  return "";
+}
 
 std::size_t parallel_regions_run() { return regions_run.load(); }
 

@@ -5,6 +5,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "core/threads.hpp"
+
 // Declared here rather than through <cblas.h>: only its address is needed.
 extern "C" void cblas_sgemm();
 
@@ -14,4 +16,16 @@ TEST_CASE("cblas_sgemm used by matmul resolves to OpenBLAS", "[core][ops][matmul
   REQUIRE(info.dli_fname != nullptr);
   INFO("cblas_sgemm comes from " << info.dli_fname);
   CHECK(std::string(info.dli_fname).find("openblas") != std::string::npos);
+}
+
+TEST_CASE("blas_core names OpenBLAS's kernel and hints only at the Prescott fallback on an AVX2 CPU",
+          "[core][blas]") {
+  const std::string core = xgrad::blas_core();
+  const std::string hint = xgrad::blas_core_hint();
+  INFO("OpenBLAS core " << core << "; hint: " << hint);
+  CHECK_FALSE(core.empty());
+  __builtin_cpu_init();
+  const bool fallback = core == "Prescott" && __builtin_cpu_supports("avx2");
+  CHECK(hint.empty() == !fallback);
+  if (fallback) CHECK(hint.find("OPENBLAS_CORETYPE=") != std::string::npos);
 }
