@@ -13,8 +13,6 @@
 using namespace xgrad;
 using xgrad::testing::bit_equal;
 using xgrad::testing::hashed_values;
-using xgrad::testing::OneAndTwoThreads;
-using xgrad::testing::run_at_1_and_2_threads;
 
 namespace {
 
@@ -165,7 +163,7 @@ TEST_CASE("causal_self_attention is bit-identical with 1 and 2 threads", "[core]
   const Shape shape{8, 64, 3 * 128};
   const Array values = hashed_values(shape, 13);
   const Array seed = hashed_values({8, 64, 128}, 14);
-  const OneAndTwoThreads runs = run_at_1_and_2_threads([&] {
+  const auto runs = testing::run_at_1_and_2_threads([&] {
     const Tensor qkv = Tensor::parameter(values, "qkv");
     Tape tape;
     const Tensor out = causal_self_attention(tape, qkv, 4);

@@ -9,8 +9,6 @@ using namespace xgrad;
 using Catch::Matchers::Contains;
 using testing::bit_equal;
 using testing::hashed_values;
-using testing::OneAndTwoThreads;
-using testing::run_at_1_and_2_threads;
 
 TEST_CASE("add_broadcast adds the rows to every sequence of the batch", "[core][ops][broadcast]") {
   Tape tape;
@@ -66,7 +64,7 @@ TEST_CASE("add_broadcast is bit-identical with 1 and 2 threads", "[core][ops][br
   const Array xv = hashed_values({16, 128, 128}, 5);  // above parallel::kMinWork
   const Array rv = hashed_values({128, 128}, 6);
   const Array seed = hashed_values({16, 128, 128}, 7);
-  const OneAndTwoThreads runs = run_at_1_and_2_threads([&] {
+  const auto runs = testing::run_at_1_and_2_threads([&] {
     const Tensor x = Tensor::parameter(xv, "x");
     const Tensor rows = Tensor::parameter(rv, "rows");
     Tape tape;

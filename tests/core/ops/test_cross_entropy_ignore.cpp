@@ -11,8 +11,6 @@ using namespace xgrad;
 using Catch::Matchers::Contains;
 using testing::bit_equal;
 using testing::hashed_values;
-using testing::OneAndTwoThreads;
-using testing::run_at_1_and_2_threads;
 
 namespace {
 
@@ -154,7 +152,7 @@ TEST_CASE("softmax_cross_entropy with ignored tokens is bit-identical with 1 and
     ids[t] = t % 5 == 1 ? -100 : static_cast<std::int64_t>((t * 37) % vocab);
   }
   const TokenIds targets(ids);
-  const OneAndTwoThreads runs = run_at_1_and_2_threads([&] {
+  const auto runs = testing::run_at_1_and_2_threads([&] {
     const Tensor logits = Tensor::parameter(z, "z");
     Tape tape;
     const Tensor loss = softmax_cross_entropy(tape, logits, targets, -100);

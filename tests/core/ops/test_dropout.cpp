@@ -12,8 +12,6 @@ using namespace xgrad;
 using Catch::Matchers::Contains;
 using testing::bit_equal;
 using testing::hashed_values;
-using testing::OneAndTwoThreads;
-using testing::run_at_1_and_2_threads;
 
 TEST_CASE("dropout keeps the elements where uniform(key, shape) < 1 - rate, divided by 1 - rate",
           "[core][ops][dropout]") {
@@ -157,7 +155,7 @@ TEST_CASE("dropout gradients match finite differences on training tapes", "[core
 TEST_CASE("dropout is bit-identical with 1 and 2 threads", "[core][ops][dropout][threads]") {
   const Array xv = hashed_values({512, 512}, 7);
   const Array seed = hashed_values({512, 512}, 8);
-  const OneAndTwoThreads runs = run_at_1_and_2_threads([&] {
+  const auto runs = testing::run_at_1_and_2_threads([&] {
     const Tensor x = Tensor::parameter(xv, "x");
     Tape tape;
     const Tensor y = dropout(tape, x, 0.1f, random::prng_key(12));

@@ -10,8 +10,6 @@
 using namespace xgrad;
 using testing::bit_equal;
 using testing::hashed_values;
-using testing::OneAndTwoThreads;
-using testing::run_at_1_and_2_threads;
 
 namespace {
 
@@ -91,7 +89,7 @@ TEST_CASE("gelu of a scalar and of an empty array keeps the shape", "[core][ops]
 TEST_CASE("gelu is bit-identical with 1 and 2 threads", "[core][ops][gelu][threads]") {
   const Array xv = hashed_values({65536 + 5}, 5) * 4.0f;  // a partial last vector too
   const Array seed = hashed_values({65536 + 5}, 6);
-  const OneAndTwoThreads runs = run_at_1_and_2_threads([&] {
+  const auto runs = testing::run_at_1_and_2_threads([&] {
     const Tensor x = Tensor::parameter(xv, "x");
     Tape tape;
     const Tensor y = gelu(tape, x);

@@ -11,8 +11,6 @@ using namespace xgrad;
 using Catch::Matchers::Contains;
 using testing::bit_equal;
 using testing::hashed_values;
-using testing::OneAndTwoThreads;
-using testing::run_at_1_and_2_threads;
 
 namespace {
 
@@ -148,8 +146,8 @@ TEST_CASE("layer_norm is bit-identical with 1 and 2 threads on (2048, 128)",
   const Array wv = hashed_values({128}, 16);
   const Array bv = hashed_values({128}, 17);
   const Array seed = hashed_values({8, 256, 128}, 18);
-  const OneAndTwoThreads runs =
-      run_at_1_and_2_threads([&] { return layer_norm_and_gradients(xv, wv, bv, seed); });
+  const auto runs =
+      testing::run_at_1_and_2_threads([&] { return layer_norm_and_gradients(xv, wv, bv, seed); });
   CHECK(runs.regions_at_two >= 2);  // forward and backward were split
   CHECK(runs.differing_outputs().empty());
 }
