@@ -55,8 +55,7 @@ struct OneAndTwoThreads {
   std::vector<Array> one, two;
   std::size_t regions_at_two = 0;
 
-  // Positions of the outputs whose bits differ between the two runs (Catch2 prints the
-  // vector when a CHECK that it is empty fails).
+  // Positions of the outputs whose bits differ between the two runs; empty when all agree.
   std::vector<std::size_t> differing_outputs() const {
     std::vector<std::size_t> out;
     for (std::size_t i = 0; i < one.size() || i < two.size(); ++i) {
