@@ -7,13 +7,6 @@ namespace xgrad::layers {
 
 namespace {
 
-LinearOptions projection(const Initializer& init, const std::string& name) {
-  LinearOptions options;
-  options.kernel_init = init;
-  options.name = name;  // the bias stays zeros, so its key is never drawn from
-  return options;
-}
-
 // Runs before the first member is built, so a bad config draws nothing.
 std::size_t checked_embed_dim(std::size_t embed_dim, std::size_t heads, float dropout, const std::string& name) {
   if (embed_dim == 0 || heads == 0 || embed_dim % heads != 0) {
@@ -29,8 +22,9 @@ std::size_t checked_embed_dim(std::size_t embed_dim, std::size_t heads, float dr
 CausalSelfAttention::CausalSelfAttention(std::size_t embed_dim, std::size_t heads, const Key& key,
                                          CausalSelfAttentionOptions options)
     : qkv_(checked_embed_dim(embed_dim, heads, options.dropout, options.name), 3 * embed_dim,
-           child_key(key, "qkv"), projection(options.qkv_init, options.name + ".qkv")),
-      proj_(embed_dim, embed_dim, child_key(key, "proj"), projection(options.proj_init, options.name + ".proj")),
+           child_key(key, "qkv"), projection_options(options.qkv_init, options.name + ".qkv")),
+      proj_(embed_dim, embed_dim, child_key(key, "proj"),
+            projection_options(options.proj_init, options.name + ".proj")),
       heads_(heads),
       dropout_(options.dropout) {}
 

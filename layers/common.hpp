@@ -1,11 +1,14 @@
-// What the transformer layers share: the key a layer hands to each child, and the check of a
-// dropout rate at construction. Not a module system: two small functions.
+// What the transformer layers share: the key a layer hands to each child, the check of a
+// dropout rate at construction, and the options of their projections. Not a module system:
+// three small functions.
 #pragma once
 
 #include <stdexcept>
 #include <string>
 
+#include "core/init/initializers.hpp"
 #include "core/init/random.hpp"
+#include "layers/linear.hpp"
 
 namespace xgrad::layers {
 
@@ -18,6 +21,15 @@ inline void check_dropout_rate(float rate, const std::string& who) {
   if (!(rate >= 0.0f && rate < 1.0f)) {
     throw std::invalid_argument(who + ": dropout must lie in [0, 1), got " + std::to_string(rate));
   }
+}
+
+// A projection's Linear options: this kernel initializer and name prefix, the default zeros
+// bias (so the bias key is never drawn from).
+inline LinearOptions projection_options(const Initializer& kernel_init, const std::string& name) {
+  LinearOptions options;
+  options.kernel_init = kernel_init;
+  options.name = name;
+  return options;
 }
 
 }  // namespace xgrad::layers

@@ -6,13 +6,6 @@
 namespace xgrad::layers {
 namespace {
 
-LinearOptions projection(const Initializer& init, const std::string& name) {
-  LinearOptions options;
-  options.kernel_init = init;
-  options.name = name;  // the bias stays zeros, so its key is never drawn from
-  return options;
-}
-
 // Runs before the first member is built, so a bad config draws nothing.
 std::size_t checked_embed_dim(std::size_t embed_dim, float dropout, const std::string& name) {
   if (embed_dim == 0) throw std::invalid_argument("MLPBlock " + name + ": embed_dim must be positive");
@@ -24,8 +17,9 @@ std::size_t checked_embed_dim(std::size_t embed_dim, float dropout, const std::s
 
 MLPBlock::MLPBlock(std::size_t embed_dim, const Key& key, MLPBlockOptions options)
     : fc_(checked_embed_dim(embed_dim, options.dropout, options.name), 4 * embed_dim, child_key(key, "fc"),
-          projection(options.fc_init, options.name + ".fc")),
-      proj_(4 * embed_dim, embed_dim, child_key(key, "proj"), projection(options.proj_init, options.name + ".proj")),
+          projection_options(options.fc_init, options.name + ".fc")),
+      proj_(4 * embed_dim, embed_dim, child_key(key, "proj"),
+            projection_options(options.proj_init, options.name + ".proj")),
       dropout_(options.dropout) {}
 
 Tensor MLPBlock::operator()(Tape& tape, const Tensor& x, const Key& dropout_key, bool training) const {

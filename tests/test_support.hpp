@@ -1,10 +1,12 @@
 // Helpers shared by the tests: deterministic tables without the PRNG, bit comparisons.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <vector>
 
+#include "core/detail/parallel.hpp"
 #include "xgrad.hpp"
 
 namespace xgrad::testing {
@@ -44,6 +46,37 @@ inline std::vector<std::size_t> changed_rows(const Array& before, const Array& a
     }
   }
   return rows;
+}
+
+// What run() returned at 1 thread and at 2, and the parallel regions the 2-thread run used
+// (with none, equal bits prove nothing: the work was never split). No Catch2 here (a
+// measurement program includes this file too), so the tests keep their own CHECKs.
+struct OneAndTwoThreads {
+  std::vector<Array> one, two;
+  std::size_t regions_at_two = 0;
+
+  // Positions of the outputs whose bits differ between the two runs; empty when all agree.
+  std::vector<std::size_t> differing_outputs() const {
+    std::vector<std::size_t> out;
+    for (std::size_t i = 0; i < one.size() || i < two.size(); ++i) {
+      if (i >= one.size() || i >= two.size() || !bit_equal(one[i], two[i])) out.push_back(i);
+    }
+    return out;
+  }
+};
+
+// Runs run() (returning std::vector<Array>) at 1 thread and then at 2, and back at 1 after.
+template <class Run>
+OneAndTwoThreads run_at_1_and_2_threads(Run run) {
+  OneAndTwoThreads out;
+  set_num_threads(1);
+  out.one = run();
+  const std::size_t regions_before = parallel_regions_run();
+  set_num_threads(2);
+  out.two = run();
+  set_num_threads(1);
+  out.regions_at_two = parallel_regions_run() - regions_before;
+  return out;
 }
 
 }  // namespace xgrad::testing

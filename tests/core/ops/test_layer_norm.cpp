@@ -5,7 +5,6 @@
 
 #include <catch2/catch.hpp>
 
-#include "core/detail/parallel.hpp"
 #include "tests/test_support.hpp"
 
 using namespace xgrad;
@@ -53,6 +52,18 @@ Reference reference(const Array& x, const Array& w, const Array& b, const Array&
   return r;
 }
 
+// {y, dx, dw, db} of layer_norm(x, w, b) with the gradient seeded by dout.
+std::vector<Array> layer_norm_and_gradients(const Array& xv, const Array& wv, const Array& bv,
+                                            const Array& dout) {
+  const Tensor x = Tensor::parameter(xv, "x");
+  const Tensor w = Tensor::parameter(wv, "w");
+  const Tensor b = Tensor::parameter(bv, "b");
+  Tape tape;
+  const Tensor y = layer_norm(tape, x, w, b);
+  tape.backward(y, dout);
+  return {y.value(), x.grad().dense(), w.grad().dense(), b.grad().dense()};
+}
+
 void require_close(const Array& got, const std::vector<double>& want, double margin) {
   REQUIRE(got.size() == want.size());
   for (std::size_t i = 0; i < want.size(); ++i) {
@@ -81,17 +92,12 @@ TEST_CASE("layer_norm values and gradients match a double-precision reference",
   const Array wv = hashed_values({C}, 2);
   const Array bv = hashed_values({C}, 3);
   const Array seed = hashed_values({2, 35, C}, 4);
-  const Tensor x = Tensor::parameter(xv, "x");
-  const Tensor w = Tensor::parameter(wv, "w");
-  const Tensor b = Tensor::parameter(bv, "b");
-  Tape tape;
-  const Tensor y = layer_norm(tape, x, w, b);
-  tape.backward(y, seed);
+  const std::vector<Array> got = layer_norm_and_gradients(xv, wv, bv, seed);  // y, dx, dw, db
   const Reference want = reference(xv, wv, bv, seed, 1e-5);
-  require_close(y.value(), want.y, 1e-6);
-  require_close(x.grad().dense(), want.dx, 1e-5);
-  require_close(w.grad().dense(), want.dw, 1e-5);
-  require_close(b.grad().dense(), want.db, 1e-5);
+  require_close(got[0], want.y, 1e-6);
+  require_close(got[1], want.dx, 1e-5);
+  require_close(got[2], want.dw, 1e-5);
+  require_close(got[3], want.db, 1e-5);
 }
 
 TEST_CASE("layer_norm gradients match finite differences", "[core][ops][layer_norm]") {
@@ -140,28 +146,10 @@ TEST_CASE("layer_norm is bit-identical with 1 and 2 threads on (2048, 128)",
   const Array wv = hashed_values({128}, 16);
   const Array bv = hashed_values({128}, 17);
   const Array seed = hashed_values({8, 256, 128}, 18);
-  struct Run {
-    Array y, dx, dw, db;
-  };
-  auto run = [&](std::size_t threads) {
-    set_num_threads(threads);
-    const Tensor x = Tensor::parameter(xv, "x");
-    const Tensor w = Tensor::parameter(wv, "w");
-    const Tensor b = Tensor::parameter(bv, "b");
-    Tape tape;
-    const Tensor y = layer_norm(tape, x, w, b);
-    tape.backward(y, seed);
-    set_num_threads(1);
-    return Run{y.value(), x.grad().dense(), w.grad().dense(), b.grad().dense()};
-  };
-  const Run one = run(1);
-  const std::size_t regions_before = parallel_regions_run();
-  const Run two = run(2);
-  CHECK(parallel_regions_run() - regions_before >= 2);  // forward and backward were split
-  CHECK(bit_equal(one.y, two.y));
-  CHECK(bit_equal(one.dx, two.dx));
-  CHECK(bit_equal(one.dw, two.dw));
-  CHECK(bit_equal(one.db, two.db));
+  const auto runs =
+      testing::run_at_1_and_2_threads([&] { return layer_norm_and_gradients(xv, wv, bv, seed); });
+  CHECK(runs.regions_at_two >= 2);  // forward and backward were split
+  CHECK(runs.differing_outputs().empty());
 }
 
 TEST_CASE("layer_norm rejects weight or bias that are not (C,), naming the shapes",
