@@ -1,0 +1,43 @@
+// The optimiser and schedule factories.
+#include "optimizer_choice.hpp"
+
+#include "optim/adamw.hpp"
+#include "optim/sgd.hpp"
+
+namespace next_token {
+
+using namespace xgrad;
+
+#ifdef NT_SHIM
+using SgdOptimizer = optim::ShimSGD;
+using SgdOptions = optim::SGDOptions2;
+#else
+using SgdOptimizer = optim::SGD;
+using SgdOptions = optim::SGDOptions;
+#endif
+
+const char* optimizer_kind_name(OptimizerKind kind) { return kind == OptimizerKind::sgd ? "sgd" : "adamw"; }
+const char* schedule_kind_name(ScheduleKind kind) { return kind == ScheduleKind::linear ? "linear" : "cosine"; }
+
+std::unique_ptr<optim::Optimizer> make_optimizer(const std::vector<Tensor>& parameters, const TrainOptions& o) {
+  if (o.optimizer == OptimizerKind::sgd) {
+    SgdOptions options;
+    options.momentum = o.momentum;
+    options.weight_decay = o.weight_decay;
+    return std::make_unique<SgdOptimizer>(parameters, o.lr, options);
+  }
+  optim::AdamWOptions options;
+  options.beta1 = o.beta1;
+  options.beta2 = o.beta2;
+  options.eps = o.eps;
+  options.weight_decay = o.weight_decay;
+  return std::make_unique<optim::AdamW>(parameters, o.lr, options);
+}
+
+std::unique_ptr<optim::Schedule> make_schedule(const TrainOptions& o) {
+  const std::size_t total = o.total_schedule_steps();
+  if (o.schedule == ScheduleKind::linear) return std::make_unique<optim::LinearDecaySchedule>(o.lr, o.lr_final, total);
+  return std::make_unique<optim::WarmupCosineSchedule>(o.lr, o.warmup, total, o.lr_final);
+}
+
+}  // namespace next_token
