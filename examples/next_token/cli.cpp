@@ -445,6 +445,14 @@ int run_parsed(const CLI::App& app, Options o, std::ostream& out, std::ostream& 
     const std::size_t planned = info && info->training ? info->training->schedule_steps : 0;
     o.train.schedule_steps = std::max(planned, o.train.first_step + o.train.steps);
   }
+  if (o.train.steps > 0 && o.train.warmup >= o.train.total_schedule_steps()) {
+    throw UsageError("--warmup " + std::to_string(o.train.warmup) + " leaves nothing of the schedule's " +
+                     std::to_string(o.train.total_schedule_steps()) + " steps; give fewer warmup steps");
+  }
+  if (o.train.schedule == ScheduleKind::cosine && o.train.lr_final > o.train.lr) {
+    throw UsageError("--lr-final " + std::to_string(o.train.lr_final) + " is above --lr " + std::to_string(o.train.lr) +
+                     " (the cosine schedule decays)");
+  }
   const Vocabulary vocabulary = info ? info->vocabulary
                                      : word_tokens ? Vocabulary::words_from_text(text, o.vocab_size) : Vocabulary::bytes();
   o.spec.set_vocab(vocabulary.size());

@@ -1,6 +1,8 @@
 // The optimiser and schedule factories.
 #include "optimizer_choice.hpp"
 
+#include <algorithm>
+
 #include "optim/adamw.hpp"
 #include "optim/sgd.hpp"
 
@@ -35,7 +37,8 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const std::vector<Tensor>& para
 }
 
 std::unique_ptr<optim::Schedule> make_schedule(const TrainOptions& o) {
-  const std::size_t total = o.total_schedule_steps();
+  // A run of no steps still gets a valid schedule (it is never asked for a rate).
+  const std::size_t total = std::max(o.total_schedule_steps(), o.warmup + 1);
   if (o.schedule == ScheduleKind::linear) return std::make_unique<optim::LinearDecaySchedule>(o.lr, o.lr_final, total);
   return std::make_unique<optim::WarmupCosineSchedule>(o.lr, o.warmup, total, o.lr_final);
 }
