@@ -17,4 +17,8 @@
 #include "core/token_ids.hpp"
 #include "layers/embed.hpp"
 #include "layers/linear.hpp"
+#include "optim/adamw.hpp"
+#include "optim/clip.hpp"
+#include "optim/optimizer.hpp"
+#include "optim/schedule.hpp"
 #include "optim/sgd.hpp"

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "core/detail/buffer_pool.hpp"
+#include "core/detail/parallel.hpp"
 #include "core/errors.hpp"
 
 namespace xgrad {
@@ -110,6 +111,15 @@ void Gradient::add(const Gradient& other) {
       }
       return;
   }
+}
+
+void Gradient::scale(float factor) {
+  if (kind_ == Kind::row_sparse) sparse_.scale(factor);
+  if (kind_ != Kind::dense) return;
+  float* values = dense_.data();
+  parallel::for_range(dense_.size(), dense_.size(), [=](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) values[i] *= factor;
+  });
 }
 
 void Gradient::clear() {

@@ -48,6 +48,11 @@ class Gradient {
   // grad += other (same shape), following the accumulation rules.
   void add(const Gradient& other);
 
+  // Every stored value *= factor, in place (gradient clipping): the dense buffer, or the
+  // row-sparse gradient's stored rows (O(rows touched)); nothing when empty. Elementwise,
+  // so the same bits at any thread count.
+  void scale(float factor);
+
   // Back to "nothing yet". Row-sparse: O(rows touched), keeping its row index for the next
   // step. Dense: the buffer goes back to uninitialized_array's cache.
   void clear();

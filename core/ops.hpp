@@ -62,13 +62,18 @@ Tensor reshape(Tape& tape, const Tensor& x, const Shape& shape);
 // ids in [0, V) -> scalar. Numerically stable (log-sum-exp with the row maximum).
 // dlogits[t, v] += dout / T * (softmax(logits[t])[v] - [v == target[t]]), computed in
 // backward from each row's maximum and exp-sum kept by the forward pass.
-Tensor softmax_cross_entropy(Tape& tape, const Tensor& logits, const TokenIds& targets);
+// ignore_index, as PyTorch's: a token whose target equals it adds no loss, T counts only
+// the other tokens, and its logits' gradient row is zero. It may lie outside [0, V) (e.g.
+// PyTorch's default -100). With every token ignored the loss is NaN (0 / 0, as PyTorch 1.13
+// gives) and the gradient is zero. Throws TokenIdOutOfRange for any other id outside [0, V).
+Tensor softmax_cross_entropy(Tape& tape, const Tensor& logits, const TokenIds& targets,
+                             std::optional<std::int32_t> ignore_index = std::nullopt);
 
 // ---- What a GPT needs (examples/next_token --model transformer) ----
 
-// x (..., C) + rows (T, C), with x's last two axes (T, C): rows broadcast over the leading
-// axes, as position embeddings are added to every sequence of a batch.
-// dx += dout, drows += dout summed over the leading axes.
+// x (..., T, C) + rows (T, C): rows broadcast over the leading axes, as position
+// embeddings are added to every sequence of a batch.
+// dx += dout, drows += dout summed over the leading axes (in order of the leading index).
 Tensor add_broadcast(Tape& tape, const Tensor& x, const Tensor& rows);
 
 // Layer normalisation over the last axis: x (..., C), weight (C,), bias (C,) ->
@@ -76,13 +81,15 @@ Tensor add_broadcast(Tape& tape, const Tensor& x, const Tensor& rows);
 // rstd = 1 / sqrt(var + eps). The forward pass keeps mean and rstd per row (O(rows)) for the
 // backward: with xhat = (x - mean) * rstd and g = dout * weight,
 // dx += rstd * (g - mean(g) - xhat * mean(g * xhat)), dweight += sum(dout * xhat),
-// dbias += sum(dout) (sums over rows).
+// dbias += sum(dout) (sums over rows, per fixed block of 32 rows, then the blocks in order).
+// Throws std::invalid_argument unless eps is finite and >= 0.
 Tensor layer_norm(Tape& tape, const Tensor& x, const Tensor& weight, const Tensor& bias,
                   float eps = 1e-5f);
 
 // GPT-2's gelu, the tanh approximation: y = x/2 * (1 + tanh(s (x + 0.044715 x^3))),
 // s = sqrt(2/pi). With t = tanh(s (x + 0.044715 x^3)):
-// dx += dout * (0.5 (1 + t) + 0.5 x (1 - t^2) s (1 + 3 * 0.044715 x^2)).
+// dx += dout * (0.5 (1 + t) + 0.5 x (1 - t^2) s (1 + 3 * 0.044715 x^2)), with t
+// recomputed from x (nothing but x, the input, is kept).
 Tensor gelu(Tape& tape, const Tensor& x);
 
 // Causal multi-head self-attention, one op: qkv (B, T, 3C) holds q, k, v side by side on the
@@ -92,13 +99,15 @@ Tensor gelu(Tape& tape, const Tensor& x);
 // row maximum subtracted), out[b, t, head h] = sum_s A[t, s] v[s]. Output (B, T, C), heads
 // concatenated as they were laid out. The forward keeps A (B, H, T, T) for the backward:
 // dv = A^T dout, dA = dout v^T, dS = A * (dA - rowsum(dA * A)) / sqrt(C/H), dq = dS k,
-// dk = dS^T q. Throws ShapeError unless qkv is 3-D, its last axis is 3C and H divides C.
+// dk = dS^T q. Only the causal triangle is computed (in blocks of positions). Throws ShapeError
+// unless qkv is 3-D and non-empty, its last axis is 3C, heads >= 1 and heads divides C.
 Tensor causal_self_attention(Tape& tape, const Tensor& qkv, std::size_t heads);
 
-// Inverted dropout: y = x * mask / (1 - rate), mask[i] = 1 where
-// uniform(key, x.shape)[i] >= rate (jax.random.uniform, so a seeded run repeats bit for
-// bit), else 0. dx += dout * mask / (1 - rate). rate 0 or an inference tape: y is x itself
-// (no copy, nothing recorded). Throws std::invalid_argument unless 0 <= rate < 1.
+// Inverted dropout: y = mask ? x / (1 - rate) : 0 (a select: a dropped inf or NaN gives 0),
+// mask[i] = uniform(key, x.shape)[i] < 1 - rate (Flax's nn.Dropout: jax.random.bernoulli,
+// so a seeded run repeats bit for bit and drops what the Flax twin drops). dx += mask ? dout / (1 - rate) : 0, from the mask the forward kept (one
+// byte per element). rate 0 or an inference tape: y is x itself (no copy, nothing
+// recorded). Throws std::invalid_argument unless 0 <= rate < 1, before anything else.
 Tensor dropout(Tape& tape, const Tensor& x, float rate, const random::Key& key);
 
 }  // namespace xgrad

@@ -117,6 +117,14 @@ void RowSparseGrad::add_to(float* dense) const {
   }
 }
 
+void RowSparseGrad::scale(float factor) {
+  float* values = values_.data();
+  const std::size_t n = rows_.size() * row_width_;
+  parallel::for_range(n, n, [=](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) values[i] *= factor;
+  });
+}
+
 void RowSparseGrad::clear() {
   for (std::int32_t row : rows_) slot_of_row_[static_cast<std::size_t>(row)] = -1;
   rows_.clear();

@@ -70,6 +70,10 @@ class RowSparseGrad {
   // Sparse + sparse stays sparse: merges other's rows into this one (same V and D).
   void add(const RowSparseGrad& other);
 
+  // Every stored value *= factor, O(rows touched); rows stay as they are (a row scaled to
+  // zero is still stored).
+  void scale(float factor);
+
   // dense (V x D, row-major) += this.
   void add_to(float* dense) const;
 

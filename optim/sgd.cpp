@@ -1,6 +1,7 @@
 // SGD: dense and row-sparse updates.
 #include "optim/sgd.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -65,6 +66,7 @@ void SGD::set_lr(float lr) {
 }
 
 void SGD::step() {
+  ++step_;
   for (std::size_t k = 0; k < parameters_.size(); ++k) {
     const Tensor& p = parameters_[k];
     const Gradient& g = p.grad();
@@ -110,6 +112,33 @@ void SGD::update_rows(float* values, const RowSparseGrad& sparse, float* velocit
 
 void SGD::zero_grad() {
   for (const Tensor& p : parameters_) p.mutable_grad().clear();
+}
+
+OptimizerState SGD::state() const {
+  OptimizerState state;
+  state.kind = "sgd";
+  state.step = step_;
+  if (velocities_.empty()) return state;
+  detail::require_unique_names(parameters_, "SGD::state");
+  state.arrays.reserve(parameters_.size());
+  for (std::size_t k = 0; k < parameters_.size(); ++k) {
+    state.arrays.emplace_back(parameters_[k].name() + ".velocity", velocities_[k]);
+  }
+  return state;
+}
+
+void SGD::load_state(const OptimizerState& state) {
+  std::vector<detail::ExpectedArray> expected;
+  if (!velocities_.empty()) {
+    detail::require_unique_names(parameters_, "SGD::load_state");
+    for (const Tensor& p : parameters_) expected.push_back({p.name() + ".velocity", p.shape()});
+  }
+  const std::vector<const Array*> arrays =
+      detail::match_state_arrays(state, "sgd", expected, "SGD::load_state");
+  for (std::size_t k = 0; k < arrays.size(); ++k) {
+    std::copy(arrays[k]->data(), arrays[k]->data() + arrays[k]->size(), velocities_[k].data());
+  }
+  step_ = state.step;
 }
 
 }  // namespace xgrad::optim

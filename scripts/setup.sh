@@ -8,6 +8,8 @@ packages=(
   libxtensor-dev libxsimd-dev                       # xsimd is only a Recommends of xtensor
   libopenblas-dev                                   # BLAS for matrix products (sgemm)
   catch2                                            # tests (Catch2 v2)
+  graphviz                                          # dot: tape pictures (core/graph_dot) as SVG
+  libxtensor-blas-dev                               # the testing kit's dense one-hot oracle (xt::linalg::dot)
   nettle-dev                                        # SHA-1 for Flax's parameter-key hash
   libcli11-dev                                      # command-line parsing in examples/
   nlohmann-json3-dev                                # tests read the known-answer vectors (JSON)

@@ -177,6 +177,8 @@ std::string checksum(const Vocabulary& vocabulary) {
   std::string text;
   if (vocabulary.kind() == TokenKind::byte) {
     text = kByteVocabulary;
+  } else if (vocabulary.kind() == TokenKind::bpe) {
+    text = bpe::canonical_text(vocabulary.merges());
   } else {
     for (const std::string& word : vocabulary.word_list()) text += word + "\n";
   }
@@ -286,7 +288,9 @@ void save_checkpoint(const std::string& dir, const LanguageModel& model, const V
           {"step", state.step},
           {"seed", state.seed},
           {"model", model_json(model.spec(), vocabulary)},
-          {"vocabulary", vocabulary.kind() == TokenKind::word ? json(vocabulary.word_list()) : json(kByteVocabulary)},
+          {"vocabulary", vocabulary.kind() == TokenKind::word  ? json(vocabulary.word_list())
+                         : vocabulary.kind() == TokenKind::bpe ? bpe::merges_to_json(vocabulary.merges())
+                                                               : json(kByteVocabulary)},
           {"vocabulary_fnv1a64", checksum(vocabulary)},
           {"parameters", entries},
           {"run", extra},
@@ -358,6 +362,8 @@ CheckpointInfo parse_checkpoint_info(const std::string& manifest_text, const std
       info.vocabulary = Vocabulary::bytes();
     } else if (tokens == "word") {
       info.vocabulary = Vocabulary::words(manifest.at("vocabulary").get<std::vector<std::string>>());
+    } else if (tokens == "bpe") {
+      info.vocabulary = Vocabulary::bpe(bpe::merges_from_json(manifest.at("vocabulary")));
     } else {
       throw CheckpointError(path + ": unknown token kind \"" + printable_bytes(tokens) + "\"");
     }

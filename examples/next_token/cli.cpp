@@ -22,6 +22,7 @@
 #include "core/io/message_text.hpp"
 #include "core/threads.hpp"
 #include "corpus.hpp"
+#include "inspect.hpp"
 #include "limits.hpp"
 #include "language_model.hpp"
 #include "optimizer_choice.hpp"
@@ -64,6 +65,7 @@ struct Options {
   bool quiet = false;
   bool allow_non_finite = false;
   int threads = 1;
+  InspectOptions inspect;  // --graph, --stats
 };
 
 // A usage error found after parsing (a bad combination of flags).
@@ -116,10 +118,12 @@ void build_parser(CLI::App& app, Options& o) {
   app.add_option("--corpus", o.corpus, "UTF-8 text file to train on")
       ->default_str("examples/data/genesis_kjv.txt (shipped: Genesis, KJV)");
   app.add_option("--tokens", o.tokens, "byte: V = 256 byte values; word: the corpus's words (whitespace-"
-                                       "separated, punctuation split off), id 0 = <unk>")
-      ->check(CLI::IsMember({"byte", "word"}));
+                                       "separated, punctuation split off), id 0 = <unk>; bpe: byte-level BPE "
+                                       "(minbpe's merges) trained on the training split")
+      ->check(CLI::IsMember({"byte", "word", "bpe"}));
   app.add_option("--vocab-size", o.vocab_size, "with --tokens word: V at most this, <unk> included "
-                                               "(the most frequent words; ties in byte order)")
+                                               "(the most frequent words; ties in byte order); with --tokens bpe: "
+                                               "V exactly, in [256, 65536] (default 512)")
       ->transform(whole_number(lim::kMinVocab, lim::kMaxVocab));
   app.add_option("--model", o.model_kind, "mlp: the context-window MLP; transformer: a pre-norm GPT (GPT-2 layout)")
       ->check(CLI::IsMember({"mlp", "transformer"}));
@@ -193,7 +197,7 @@ void build_parser(CLI::App& app, Options& o) {
       ->transform(whole_number(1, 256));
 
   app.add_option("--samples", o.samples, "texts generated at the end")->transform(whole_number(0, 100));
-  app.add_option("--sample-length", o.sample_length, "tokens per sample; 0: 200 bytes or 40 words")
+  app.add_option("--sample-length", o.sample_length, "tokens per sample; 0: 200 bytes, 40 words or 80 BPE tokens")
       ->transform(whole_number(0, 100000));
   app.add_option("--temperature", o.temperature, "sampling temperature; 0 always picks the likeliest token")
       ->check(finite_range(0.0, 100.0));
@@ -206,6 +210,7 @@ void build_parser(CLI::App& app, Options& o) {
   app.add_option("--load", o.load, "start from the checkpoint in DIR (resume, or sample with --steps 0); default: none")->type_name("DIR");
   app.add_flag("--allow-non-finite", o.allow_non_finite, "with --load: accept a checkpoint whose parameters hold "
                                                          "NaN or inf (to inspect it); default: off");
+  add_inspect_flags(app, o.inspect);
   app.add_flag("-q,--quiet", o.quiet, "no progress or samples: only the closing summary; default: off");
 }
 
@@ -424,8 +429,13 @@ std::string describe_training(const TrainOptions& t) {
 int run_parsed(const CLI::App& app, Options o, std::ostream& out, std::ostream& err, bool interactive) {
   const auto start = std::chrono::steady_clock::now();
   const bool word_tokens = o.tokens == "word";
-  if (given(app, "--vocab-size") && !word_tokens && o.load.empty()) {
-    throw UsageError("--vocab-size applies to --tokens word only (byte tokens always have V = 256)");
+  const bool bpe_tokens = o.tokens == "bpe";
+  if (given(app, "--vocab-size") && !word_tokens && !bpe_tokens && o.load.empty()) {
+    throw UsageError("--vocab-size applies to --tokens word or bpe only (byte tokens always have V = 256)");
+  }
+  if (bpe_tokens && !given(app, "--vocab-size")) o.vocab_size = 512;
+  if (bpe_tokens && !bpe::vocab_size_problem(o.vocab_size).empty()) {
+    throw UsageError("--vocab-size " + std::to_string(o.vocab_size) + ": " + bpe::vocab_size_problem(o.vocab_size));
   }
   check_paths(app, o);
   xgrad::set_num_threads(static_cast<std::size_t>(o.threads));
@@ -453,13 +463,23 @@ int run_parsed(const CLI::App& app, Options o, std::ostream& out, std::ostream& 
     throw UsageError("--lr-final " + std::to_string(o.train.lr_final) + " is above --lr " + std::to_string(o.train.lr) +
                      " (the cosine schedule decays)");
   }
-  const Vocabulary vocabulary = info ? info->vocabulary
-                                     : word_tokens ? Vocabulary::words_from_text(text, o.vocab_size) : Vocabulary::bytes();
+  const auto bpe_start = std::chrono::steady_clock::now();
+  const auto fresh_bpe = [&] {
+    try {  // only on the training split, so the validation text stays unseen
+      return Vocabulary::bpe_from_text(text.substr(0, bpe_training_bytes(text, o.validation_fraction)), o.vocab_size);
+    } catch (const std::invalid_argument& e) {
+      throw UsageError(std::string("--tokens bpe --vocab-size ") + std::to_string(o.vocab_size) + ": " + e.what());
+    }
+  };
+  const Vocabulary vocabulary = info          ? info->vocabulary
+                                : bpe_tokens  ? fresh_bpe()
+                                : word_tokens ? Vocabulary::words_from_text(text, o.vocab_size)
+                                              : Vocabulary::bytes();
+  const double bpe_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - bpe_start).count();
   o.spec.set_vocab(vocabulary.size());
   o.train.seed = static_cast<std::uint64_t>(o.seed);
   const std::size_t context = o.spec.context();
-  const std::vector<std::int32_t> tokens = vocabulary.encode(text);
-  const Split split = split_tokens(tokens, o.validation_fraction, context, o.corpus);
+  const Split split = split_corpus(text, vocabulary, o.validation_fraction, context, o.corpus);
 
   check_model_fits(o.spec, o.train.batch);
   std::unique_ptr<LanguageModel> model_owner;
@@ -504,7 +524,11 @@ int run_parsed(const CLI::App& app, Options o, std::ostream& out, std::ostream& 
   summary.options = o.train;
   summary.train_tokens = split.train.size();
   summary.validation_tokens = split.validation.size();
-  for (const std::int32_t id : tokens) summary.unknown_tokens += vocabulary.kind() == TokenKind::word && id == 0;
+  summary.train_bytes = split.train_bytes;
+  summary.validation_bytes = split.validation_bytes;
+  for (const std::vector<std::int32_t>* part : {&split.train, &split.validation}) {
+    for (const std::int32_t id : *part) summary.unknown_tokens += vocabulary.kind() == TokenKind::word && id == 0;
+  }
   summary.temperature = o.temperature;
 
   if (!o.quiet) {
@@ -512,6 +536,10 @@ int run_parsed(const CLI::App& app, Options o, std::ostream& out, std::ostream& 
         << o.corpus << " (" << group(text.size()) << " bytes; " << group(split.train.size()) << " train, "
         << group(split.validation.size()) << " validation tokens"
         << (summary.unknown_tokens ? "; " + group(summary.unknown_tokens) + " <unk>" : std::string()) << ")\n";
+    if (bpe_tokens && !info) {
+      out << "bpe: " << vocabulary.merges().size() << " merges trained on the " << group(split.train_bytes)
+          << " training bytes in " << std::lround(bpe_seconds * 1000) << " ms\n";
+    }
     out << "model: " << describe(o.spec) << "; " << group(summary.parameter_count) << " parameters, " << summary.init
         << "\n";
     out << "training: " << o.train.steps << " steps of " << o.train.batch << " windows";
@@ -522,7 +550,14 @@ int run_parsed(const CLI::App& app, Options o, std::ostream& out, std::ostream& 
 
   ProgressPrinter progress(out, o.quiet ? ProgressPrinter::Mode::quiet
                                         : interactive ? ProgressPrinter::Mode::terminal : ProgressPrinter::Mode::log);
-  summary.result = train(model, *optimizer, split, o.train, progress);
+  std::vector<std::pair<std::string, xgrad::Tensor>> named;
+  std::vector<std::string> labels;
+  for (const LanguageModel::Parameter& p : model.parameters()) named.emplace_back(p.name, p.tensor);
+  for (std::size_t id = 0; id < vocabulary.size(); ++id) labels.push_back(vocabulary.label(static_cast<std::int32_t>(id)));
+  progress.show_bits_per_byte(split);
+  StepInspector inspector(progress, o.inspect, std::move(named), std::move(labels), describe(o.spec),
+                          std::max<std::size_t>(1, o.train.steps / 100));
+  summary.result = train(model, *optimizer, split, o.train, inspector);
   progress.finish();
 
   const TrainResult& result = summary.result;
@@ -532,7 +567,10 @@ int run_parsed(const CLI::App& app, Options o, std::ostream& out, std::ostream& 
 
   const std::size_t last_step = o.train.first_step + result.steps;
   Rng sample_rng(stream_seed(o.train.seed, kSampleStream, last_step));
-  const std::size_t length = o.sample_length ? o.sample_length : vocabulary.kind() == TokenKind::byte ? 200 : 40;
+  const std::size_t length = o.sample_length                           ? o.sample_length
+                             : vocabulary.kind() == TokenKind::byte ? 200
+                             : vocabulary.kind() == TokenKind::bpe  ? 80
+                                                                    : 40;
   // The MLP needs its whole window; the transformer starts from a short prompt, so most of
   // the sample is its own.
   const std::size_t prompt_length = model.kind() == ModelKind::mlp ? context : std::min<std::size_t>(context, 16);
@@ -545,6 +583,7 @@ int run_parsed(const CLI::App& app, Options o, std::ostream& out, std::ostream& 
   summary.total_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   print_summary(out, summary, !o.quiet);
+  inspector.print(out);  // --stats only
   out << std::flush;
   bool write_failed = false;
   // The model first: it is what the run made.
@@ -571,6 +610,7 @@ int run_parsed(const CLI::App& app, Options o, std::ostream& out, std::ostream& 
       if (!o.quiet) out << "plots: " << files[0] << ", " << files[1] << "\n";
     });
   }
+  write_output(write_failed, err, [&] { inspector.write_files(o.plot, out, o.quiet); });
   if (!o.json.empty()) {
     write_output(write_failed, err, [&] {
       xgrad::io::write_file_atomically(o.json, summary_json(summary).dump(2) + "\n");

@@ -1,8 +1,10 @@
-// Corpus reading and checking, byte and word vocabularies, the split, and batch sampling.
+// Corpus reading and checking, byte, word and BPE vocabularies, the split, bits per byte, and
+// batch sampling.
 #include "corpus.hpp"
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -32,6 +34,23 @@ std::uint64_t mix(std::uint64_t z) {
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
   return z ^ (z >> 31);
+}
+
+// Calls visit(start, length) for each word token of split_words, in order.
+template <typename Visit>
+void for_each_word(const std::string& text, Visit visit) {
+  std::size_t start = 0, length = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (is_word_char(c)) {
+      if (length++ == 0) start = i;
+      continue;
+    }
+    if (length > 0) visit(start, length);
+    length = 0;
+    if (!is_space(c)) visit(i, std::size_t{1});  // punctuation is a token of its own
+  }
+  if (length > 0) visit(start, length);
 }
 
 }  // namespace
@@ -86,26 +105,15 @@ std::string read_corpus(const std::string& path) {
   return result;
 }
 
-const char* token_kind_name(TokenKind kind) { return kind == TokenKind::byte ? "byte" : "word"; }
+const char* token_kind_name(TokenKind kind) {
+  return kind == TokenKind::byte ? "byte" : kind == TokenKind::word ? "word" : "bpe";
+}
 
 // ---------------------------------------------------------------- words
 
 std::vector<std::string> split_words(const std::string& text) {
   std::vector<std::string> words;
-  std::string current;
-  for (const char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (is_word_char(c)) {
-      current += ch;
-      continue;
-    }
-    if (!current.empty()) {
-      words.push_back(current);
-      current.clear();
-    }
-    if (!is_space(c)) words.emplace_back(1, ch);  // punctuation is a token of its own
-  }
-  if (!current.empty()) words.push_back(std::move(current));
+  for_each_word(text, [&](std::size_t start, std::size_t length) { words.push_back(text.substr(start, length)); });
   return words;
 }
 
@@ -145,8 +153,20 @@ Vocabulary Vocabulary::words(std::vector<std::string> words) {
   return v;
 }
 
+Vocabulary Vocabulary::bpe_from_text(const std::string& text, std::size_t vocab_size) {
+  return Vocabulary::bpe(bpe::train(text, vocab_size));
+}
+
+Vocabulary Vocabulary::bpe(std::vector<bpe::Merge> merges) {
+  Vocabulary v;
+  v.kind_ = TokenKind::bpe;
+  v.bpe_ = bpe::Tokenizer(std::move(merges));
+  return v;
+}
+
 std::vector<std::int32_t> Vocabulary::encode(const std::string& text) const {
   std::vector<std::int32_t> ids;
+  if (kind_ == TokenKind::bpe) return bpe_.encode(text);
   if (kind_ == TokenKind::byte) {
     ids.reserve(text.size());
     for (const char c : text) ids.push_back(static_cast<unsigned char>(c));
@@ -162,6 +182,7 @@ std::vector<std::int32_t> Vocabulary::encode(const std::string& text) const {
 }
 
 std::string Vocabulary::decode(const std::vector<std::int32_t>& ids) const {
+  if (kind_ == TokenKind::bpe) return bpe_.decode(ids);
   std::string out;
   if (kind_ == TokenKind::byte) {
     for (const std::int32_t id : ids) out += static_cast<char>(static_cast<unsigned char>(id));
@@ -180,6 +201,18 @@ std::string Vocabulary::decode(const std::vector<std::int32_t>& ids) const {
 
 std::string Vocabulary::label(std::int32_t id) const {
   if (kind_ == TokenKind::word) return words_.at(static_cast<std::size_t>(id));
+  if (kind_ == TokenKind::bpe && id >= 256) {
+    std::string out;
+    for (const char ch : bpe_.piece(id)) {
+      const auto c = static_cast<unsigned char>(ch);
+      if (c == ' ') out += "\u2423";
+      else if (c == '\n') out += "\\n";
+      else if (c == '\t') out += "\\t";
+      else if (c > 0x20 && c < 0x7F) out += ch;
+      else out += "\\x" + hex_byte(c).substr(2);
+    }
+    return out;
+  }
   const auto c = static_cast<unsigned char>(id);
   if (c == ' ') return "space";
   if (c == '\n') return "\\n";
@@ -210,6 +243,50 @@ Split split_tokens(const std::vector<std::int32_t>& tokens, double validation_fr
   split.train.assign(tokens.begin(), tokens.begin() + static_cast<std::ptrdiff_t>(train));
   split.validation.assign(tokens.begin() + static_cast<std::ptrdiff_t>(train), tokens.end());
   return split;
+}
+
+std::size_t bpe_training_bytes(const std::string& text, double validation_fraction) {
+  const std::size_t n = text.size();
+  const auto validation = static_cast<std::size_t>(static_cast<double>(n) * validation_fraction + 0.5);
+  std::size_t cut = n - std::min(validation, n);
+  while (cut < n && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) ++cut;  // not inside a character
+  return cut;
+}
+
+Split split_corpus(const std::string& text, const Vocabulary& vocabulary, double validation_fraction,
+                   std::size_t context, const std::string& name) {
+  if (vocabulary.kind() == TokenKind::bpe) {
+    const std::size_t cut = bpe_training_bytes(text, validation_fraction);
+    std::vector<std::int32_t> tokens = vocabulary.encode(text.substr(0, cut));  // the train part
+    const std::vector<std::int32_t> tail = vocabulary.encode(text.substr(cut));
+    if (tokens.size() < context + 1 || tail.size() < context + 1) {
+      throw CorpusError("corpus " + name + " is too short: " + std::to_string(tokens.size()) + " train and " +
+                        std::to_string(tail.size()) + " validation BPE tokens, but a context of " +
+                        std::to_string(context) + " needs at least " + std::to_string(context + 1) + " in each");
+    }
+    Split split;
+    split.train = std::move(tokens);
+    split.validation = tail;
+    split.train_bytes = cut;
+    split.validation_bytes = text.size() - cut;
+    return split;
+  }
+  Split split = split_tokens(vocabulary.encode(text), validation_fraction, context, name);
+  if (vocabulary.kind() == TokenKind::byte) {
+    split.train_bytes = split.train.size();
+  } else {
+    std::size_t k = 0, start = text.size();
+    for_each_word(text, [&](std::size_t at, std::size_t) {
+      if (k++ == split.train.size()) start = at;
+    });
+    split.train_bytes = start;
+  }
+  split.validation_bytes = text.size() - split.train_bytes;
+  return split;
+}
+
+double bits_per_byte(double nats_per_token, std::size_t tokens, std::size_t bytes) {
+  return nats_per_token * static_cast<double>(tokens) / static_cast<double>(bytes) / std::log(2.0);
 }
 
 std::uint64_t Rng::next() {

@@ -1,5 +1,6 @@
-// The data side of the toy language model: reading and checking a UTF-8 corpus, byte or
-// word tokens, the train/validation split, and seeded mini-batches of context windows.
+// The data side of the toy language model: reading and checking a UTF-8 corpus, byte, word
+// or byte-level BPE tokens (bpe.hpp), the train/validation split, losses in bits per byte,
+// and seeded mini-batches of context windows.
 // Not a general tokenizer: words are whitespace-separated with punctuation split off.
 // Shapes: N tokens, C context length, B windows per batch; a window is C ids and a target.
 #pragma once
@@ -8,6 +9,8 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "bpe.hpp"
 
 namespace next_token {
 
@@ -25,8 +28,8 @@ std::string read_corpus(const std::string& path);
 // The same checks on text already in memory; `name` is what messages call it.
 void check_text(const std::string& text, const std::string& name);
 
-enum class TokenKind { byte, word };
-const char* token_kind_name(TokenKind kind);  // "byte" or "word"
+enum class TokenKind { byte, word, bpe };
+const char* token_kind_name(TokenKind kind);  // "byte", "word" or "bpe"
 
 // Word tokens: text split on whitespace, then each piece into runs of word characters
 // (ASCII letters and digits, apostrophes, and every non-ASCII character) and single
@@ -34,7 +37,8 @@ const char* token_kind_name(TokenKind kind);  // "byte" or "word"
 std::vector<std::string> split_words(const std::string& text);
 
 // Ids <-> tokens. Bytes: V = 256, id = byte value. Words: id 0 is "<unk>" (any word not in
-// the vocabulary); ids 1.. are words by falling count, ties in byte order.
+// the vocabulary); ids 1.. are words by falling count, ties in byte order. BPE: ids 0-255 are
+// bytes, 256 + i is merge i (bpe.hpp); every byte string encodes, nothing is unknown.
 class Vocabulary {
  public:
   static constexpr const char* kUnknown = "<unk>";
@@ -44,21 +48,31 @@ class Vocabulary {
   static Vocabulary words_from_text(const std::string& text, std::size_t max_size);
   // A saved word list (words[0] must be "<unk>", no duplicates, no empty or spaced words).
   static Vocabulary words(std::vector<std::string> words);
+  // minbpe's merges trained on `text` (vocab_size in [256, bpe::kMaxVocabSize]); throws
+  // std::invalid_argument for a bad size or a text too short for it.
+  static Vocabulary bpe_from_text(const std::string& text, std::size_t vocab_size);
+  // A saved merge list (checked as bpe::Tokenizer checks it).
+  static Vocabulary bpe(std::vector<bpe::Merge> merges);
 
   TokenKind kind() const { return kind_; }
-  std::size_t size() const { return kind_ == TokenKind::byte ? 256 : words_.size(); }
+  std::size_t size() const {
+    return kind_ == TokenKind::byte ? 256 : kind_ == TokenKind::word ? words_.size() : bpe_.size();
+  }
   const std::vector<std::string>& word_list() const { return words_; }
+  const std::vector<bpe::Merge>& merges() const { return bpe_.merges(); }
 
   std::vector<std::int32_t> encode(const std::string& text) const;
   // Text for generated ids: bytes as they are; words joined by spaces, with no space before
-  // closing punctuation or after opening brackets.
+  // closing punctuation or after opening brackets; BPE ids as the bytes they stand for.
   std::string decode(const std::vector<std::int32_t>& ids) const;
-  // A short printable label for one id: "e", "\\n", "0xC3", or the word.
+  // A short printable label for one id: "e", "\\n", "0xC3", the word, or a BPE piece with
+  // its bytes escaped ("the\u2423" for "the ": U+2423 shows the space).
   std::string label(std::int32_t id) const;
 
  private:
   TokenKind kind_ = TokenKind::byte;
   std::vector<std::string> words_;
+  bpe::Tokenizer bpe_;
 };
 
 // The token stream cut in two: the first (1 - validation_fraction) of the tokens train, the
@@ -66,10 +80,28 @@ class Vocabulary {
 struct Split {
   std::vector<std::int32_t> train;
   std::vector<std::int32_t> validation;
+  // Bytes of the text each part stands for (the denominators of bits per byte); 0 when unknown.
+  std::size_t train_bytes = 0, validation_bytes = 0;
 };
 // Throws CorpusError (naming `name`) unless each part holds at least one window (C + 1 tokens).
+// Leaves the byte counts 0: split_corpus knows the text.
 Split split_tokens(const std::vector<std::int32_t>& tokens, double validation_fraction,
                    std::size_t context, const std::string& name);
+
+// The first (1 - validation_fraction) of the text's bytes, moved forward to the start of a
+// UTF-8 character: what a BPE vocabulary trains on, so validation text stays unseen.
+std::size_t bpe_training_bytes(const std::string& text, double validation_fraction);
+
+// The corpus encoded and split, with each part's bytes counted. Byte and word tokens: the
+// token stream cut as split_tokens cuts it (a word part's bytes run from its first word's
+// start, so the whitespace before a word counts with it). BPE: the text cut at
+// bpe_training_bytes and each part encoded on its own, so no token spans the cut.
+Split split_corpus(const std::string& text, const Vocabulary& vocabulary, double validation_fraction,
+                   std::size_t context, const std::string& name);
+
+// A loss in mean nats per token as bits per byte of text: nats * tokens / bytes / ln 2, with
+// tokens / bytes measured on the text the loss was measured on (byte tokens: nats / ln 2).
+double bits_per_byte(double nats_per_token, std::size_t tokens, std::size_t bytes);
 
 // Windows of a token stream: for i in [C, N), context tokens[i - C, i) and target tokens[i].
 std::size_t window_count(std::size_t tokens, std::size_t context);

@@ -10,23 +10,15 @@ namespace next_token {
 
 using namespace xgrad;
 
-#ifdef NT_SHIM
-using SgdOptimizer = optim::ShimSGD;
-using SgdOptions = optim::SGDOptions2;
-#else
-using SgdOptimizer = optim::SGD;
-using SgdOptions = optim::SGDOptions;
-#endif
-
 const char* optimizer_kind_name(OptimizerKind kind) { return kind == OptimizerKind::sgd ? "sgd" : "adamw"; }
 const char* schedule_kind_name(ScheduleKind kind) { return kind == ScheduleKind::linear ? "linear" : "cosine"; }
 
 std::unique_ptr<optim::Optimizer> make_optimizer(const std::vector<Tensor>& parameters, const TrainOptions& o) {
   if (o.optimizer == OptimizerKind::sgd) {
-    SgdOptions options;
+    optim::SGDOptions options;
     options.momentum = o.momentum;
     options.weight_decay = o.weight_decay;
-    return std::make_unique<SgdOptimizer>(parameters, o.lr, options);
+    return std::make_unique<optim::SGD>(parameters, o.lr, options);
   }
   optim::AdamWOptions options;
   options.beta1 = o.beta1;

@@ -284,7 +284,9 @@ std::string embedding_rows_svg(const RunSummary& s, const Vocabulary& vocabulary
     svg << text(x, axis_y + 18, label, "text-anchor=\"middle\" font-size=\"11\" fill=\"#444\"");
   }
   svg << text(left + plot_w / 2, axis_y + 36,
-              std::string("token id (") + (vocabulary.kind() == TokenKind::byte ? "byte value" : "word rank; 0 is <unk>") + ")",
+              std::string("token id (") + (vocabulary.kind() == TokenKind::byte  ? "byte value"
+                                  : vocabulary.kind() == TokenKind::bpe ? "0-255 bytes, then BPE merges in order"
+                                                                        : "word rank; 0 is <unk>") + ")",
               "text-anchor=\"middle\"");
 
   // Legend: fed rows, never-fed rows, the colour scale of the element changes.

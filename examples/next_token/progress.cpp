@@ -52,9 +52,20 @@ void ProgressPrinter::on_eval(const CurvePoint& point, std::size_t done, std::si
   clear_line();
   out_ << "step " << point.step << (done == 0 ? " (before training)" : "") << "  train " << format("%.3f", point.train)
        << "  validation " << format("%.3f", point.validation);
+  if (train_bytes_ > 0 && validation_bytes_ > 0) {
+    out_ << " (" << format("%.3f", bits_per_byte(point.train, train_tokens_, train_bytes_)) << " / "
+         << format("%.3f", bits_per_byte(point.validation, validation_tokens_, validation_bytes_)) << " bits/byte)";
+  }
   if (done > 0) out_ << "  grad norm " << format("%.3f", grad_norm) << "  " << rate(tokens_per_second);
   if (done > 0 && done < total) out_ << "  ETA " << duration(eta);
   out_ << std::endl;
+}
+
+void ProgressPrinter::show_bits_per_byte(const Split& split) {
+  train_tokens_ = split.train.size();
+  train_bytes_ = split.train_bytes;
+  validation_tokens_ = split.validation.size();
+  validation_bytes_ = split.validation_bytes;
 }
 
 void ProgressPrinter::finish() {

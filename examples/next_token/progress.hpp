@@ -21,12 +21,15 @@ class ProgressPrinter : public TrainObserver {
                double tokens_per_second, double eta) override;
   // Ends a progress line still on the screen.
   void finish();
+  // From now on each measurement also shows its losses in bits per byte of `split`'s text.
+  void show_bits_per_byte(const Split& split);
 
  private:
   void clear_line();
   std::ostream& out_;
   Mode mode_;
   bool line_open_ = false;
+  std::size_t train_tokens_ = 0, train_bytes_ = 0, validation_tokens_ = 0, validation_bytes_ = 0;
   std::chrono::steady_clock::time_point last_draw_{};
 };
 

@@ -147,7 +147,13 @@ std::string printable(const std::string& text) {
 nlohmann::json summary_json(const RunSummary& s) {
   using nlohmann::json;
   json curve = json::array();
-  for (const CurvePoint& p : s.result.curve) curve.push_back({{"step", p.step}, {"train", p.train}, {"validation", p.validation}});
+  for (const CurvePoint& p : s.result.curve) {
+    curve.push_back({{"step", p.step},
+                     {"train", p.train},
+                     {"validation", p.validation},
+                     {"train_bits_per_byte", s.train_bits_per_byte(p.train)},
+                     {"validation_bits_per_byte", s.validation_bits_per_byte(p.validation)}});
+  }
   const TrainOptions& o = s.options;
   json model{{"kind", model_kind_name(s.model.kind)},
              {"tokens", token_kind_name(s.tokens)},
@@ -168,6 +174,9 @@ nlohmann::json summary_json(const RunSummary& s) {
       {"initial_loss", s.initial_loss()},
       {"final_loss", s.final_loss()},
       {"val_loss", s.val_loss()},
+      {"initial_bits_per_byte", s.validation_bits_per_byte(s.initial_loss())},
+      {"final_bits_per_byte", s.train_bits_per_byte(s.final_loss())},
+      {"val_bits_per_byte", s.validation_bits_per_byte(s.val_loss())},
       {"vocab", s.model.vocab()},
       {"grad_norm", s.grad_norm()},
       {"rows_seen", s.rows.rows_seen},
@@ -191,6 +200,8 @@ nlohmann::json summary_json(const RunSummary& s) {
                   {"bytes", s.corpus_bytes},
                   {"train_tokens", s.train_tokens},
                   {"validation_tokens", s.validation_tokens},
+                  {"train_bytes", s.train_bytes},
+                  {"validation_bytes", s.validation_bytes},
                   {"unknown_tokens", s.unknown_tokens}}},
       {"model", model},
       {"optimizer", {{"kind", optimizer_kind_name(o.optimizer)},
@@ -221,6 +232,11 @@ nlohmann::json summary_json(const RunSummary& s) {
 void print_summary(std::ostream& out, const RunSummary& s, bool with_samples) {
   out << "loss (mean nats per token): initial " << fixed(s.initial_loss(), 3) << " -> train "
       << fixed(s.final_loss(), 3) << ", validation " << fixed(s.val_loss(), 3) << "\n";
+  out << "loss (bits per byte of text): initial " << fixed(s.validation_bits_per_byte(s.initial_loss()), 3)
+      << " -> train " << fixed(s.train_bits_per_byte(s.final_loss()), 3) << ", validation "
+      << fixed(s.validation_bits_per_byte(s.val_loss()), 3) << " ("
+      << fixed(static_cast<double>(s.validation_bytes) / static_cast<double>(s.validation_tokens), 2)
+      << " bytes per validation token)\n";
   if (s.result.steps > 0) {
     out << "speed: " << grouped(s.tokens_per_second()) << " tokens/s in training steps ("
         << s.result.steps << " steps x " << grouped(static_cast<double>(s.result.tokens / s.result.steps)) << " tokens in " << fixed(s.result.train_seconds, 1)

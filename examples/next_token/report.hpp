@@ -53,6 +53,7 @@ struct RunSummary {
   std::string init;                   // how the parameters were initialised or loaded
   TrainOptions options;
   std::size_t train_tokens = 0, validation_tokens = 0, unknown_tokens = 0;
+  std::size_t train_bytes = 0, validation_bytes = 0;  // the text behind each split (Split's counts)
   TrainResult result;
   RowCheck rows;
   bool learning_check_applies = true; // false for a resumed checkpoint or no steps
@@ -65,6 +66,10 @@ struct RunSummary {
   double final_loss() const { return result.curve.back().train; }
   double val_loss() const { return result.curve.back().validation; }
   float grad_norm() const { return result.grad_norms.empty() ? 0.0f : result.grad_norms.back(); }
+  // Losses in bits per byte of text (corpus.hpp's bits_per_byte), each with the tokens per
+  // byte of the split it was measured on.
+  double train_bits_per_byte(double nats) const { return bits_per_byte(nats, train_tokens, train_bytes); }
+  double validation_bits_per_byte(double nats) const { return bits_per_byte(nats, validation_tokens, validation_bytes); }
   double tokens_per_second() const {
     return result.train_seconds > 0 ? static_cast<double>(result.tokens) / result.train_seconds : 0.0;
   }
@@ -76,6 +81,7 @@ struct RunSummary {
 };
 
 // The --json document. Keys that depend on wall time: tokens_per_second, train_seconds, total_seconds.
+// Every loss in nats per token has a twin in bits per byte (`*_bits_per_byte`).
 nlohmann::json summary_json(const RunSummary& summary);
 
 // The closing block a person reads: losses, speed, samples, the row check and the verdict.

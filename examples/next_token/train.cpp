@@ -140,6 +140,7 @@ TrainResult train(const LanguageModel& model, optim::Optimizer& optimizer, const
       break;
     }
     tape.backward(loss);
+    observer.on_backward(step + 1, tape);
     grad_norm = options.clip > 0.0f ? optim::clip_grad_norm(parameters, options.clip) : gradient_norm(parameters);
     optimizer.step();
     optimizer.zero_grad();

@@ -79,6 +79,8 @@ class TrainObserver {
                        double /*tokens_per_second*/, double /*eta_seconds*/) {}
   virtual void on_eval(const CurvePoint& /*point*/, std::size_t /*done*/, std::size_t /*total*/,
                        float /*grad_norm*/, double /*tokens_per_second*/, double /*eta_seconds*/) {}
+  // After backward and before the update, with the step's tape (--graph, --stats).
+  virtual void on_backward(std::size_t /*done*/, const xgrad::Tape& /*tape*/) {}
 };
 
 // Trains `model` in place on split.train with `optimizer` (built over model.tensors(), its

@@ -1,5 +1,5 @@
 # Installs the built xgrad into a scratch prefix, builds tests/consumer against it with
-# find_package(xgrad), and runs it. Called by CTest with BUILD_DIR, SOURCE_DIR, WORK_DIR.
+# find_package(xgrad), and runs it and the experiment test. Called by CTest with BUILD_DIR, SOURCE_DIR, WORK_DIR.
 file(REMOVE_RECURSE ${WORK_DIR})
 function(run)
   execute_process(COMMAND ${ARGN} RESULT_VARIABLE result)
@@ -12,3 +12,5 @@ run(${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${WORK_DIR}/build -DCMAKE_PREFIX_PATH=$
     -DCMAKE_BUILD_TYPE=Release)
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/build)
 run(${WORK_DIR}/build/consumer)
+run(${WORK_DIR}/build/experiment_test --warn NoTests)
+message("consumer: the experiment test passed")

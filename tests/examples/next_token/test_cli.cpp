@@ -38,6 +38,7 @@ TEST_CASE("The help documents every flag with its default and exits 0", "[next_t
       {"--temperature", "=0.8"},       {"--prompt", "default:"},     {"--json", "default: none"},
       {"--plot", "default: none"},     {"--save", "default: none"},  {"--load", "default: none"},
       {"--allow-non-finite", "default: off"}, {"-q,--quiet", "default: off"},
+      {"--graph", "default: none"},    {"--stats", "default: off"},
   };
   std::size_t entries = 0;
   for (const auto& [flag, default_text] : flags) {
@@ -76,7 +77,7 @@ TEST_CASE("Unknown flags, stray arguments and bad values are usage errors (exit 
       {{"--seed", "4294967296"}, "--seed"},
       {{"--validation-fraction", "0.9"}, "--validation-fraction"},
       {{"--vocab-size", "1", "--tokens", "word"}, "--vocab-size"},
-      {{"--vocab-size", "100"}, "--vocab-size applies to --tokens word only"},
+      {{"--vocab-size", "100"}, "--vocab-size applies to --tokens word or bpe only"},
       {{"--json"}, "--json"},
   };
   for (const auto& [args, message] : cases) {

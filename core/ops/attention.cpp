@@ -1,0 +1,200 @@
+// Causal multi-head self-attention, forward and backward (the formulas are in core/ops.hpp).
+// Not a general attention: no padding mask, no dropout on A, no key/value cache.
+// Shapes: B batches, T positions, C channels, H heads of hs = C / H features.
+//   qkv (B, T, 3C): q = [..., 0:C], k = [..., C:2C], v = [..., 2C:3C], head h at h*hs;
+//   A (B, H, T, T), the softmax kept for the backward; out (B, T, C).
+// Every product is an sgemm on a strided block of qkv (ld 3C) or out (ld C), never a copy.
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "core/detail/parallel.hpp"
+#include "core/detail/simd.hpp"
+#include "core/op.hpp"
+#include "core/ops.hpp"
+
+namespace xgrad {
+namespace {
+
+constexpr const char* kOp = "causal_self_attention";
+
+using simd::Batch;
+constexpr std::size_t kLanes = Batch::size;
+
+// The products are cut into blocks of this many positions: rows [r0, r1) of S = q k^T need
+// only the keys [0, r1), so most of the masked upper triangle is never computed.
+constexpr std::size_t kBlock = 32;
+
+struct Dims {
+  std::size_t batch, time, channels, heads, head_size;
+  float scale;  // 1 / sqrt(hs)
+  std::size_t pairs() const { return batch * heads; }
+  std::size_t ld_qkv() const { return 3 * channels; }
+  // Head h of batch b's q block in qkv (k is + C, v is + 2C), and in out / dout.
+  std::size_t qkv_offset(std::size_t pair) const {
+    return pair / heads * time * ld_qkv() + pair % heads * head_size;
+  }
+  std::size_t out_offset(std::size_t pair) const {
+    return pair / heads * time * channels + pair % heads * head_size;
+  }
+};
+
+// C (m, n) = alpha op(A) op(B) + beta C on row-major blocks; the shape check keeps every
+// size within BLAS's int.
+void sgemm(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std::size_t k,
+           float alpha, const float* a, std::size_t lda, const float* b, std::size_t ldb,
+           float beta, float* c, std::size_t ldc) {
+  auto i = [](std::size_t x) { return static_cast<blasint>(x); };
+  cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans,
+              transpose_b ? CblasTrans : CblasNoTrans, i(m), i(n), i(k), alpha, a, i(lda), b,
+              i(ldb), beta, c, i(ldc));
+}
+
+// row[0, n) = softmax(row[0, n)) with the row maximum subtracted; row[n, end) = 0, the mask.
+void causal_softmax_row(float* row, std::size_t n, std::size_t end) {
+  float m = row[0];
+  for (std::size_t s = 1; s < n; ++s) m = std::max(m, row[s]);
+  const Batch shift(m);
+  Batch lanes(0.0f);
+  std::size_t s = 0;
+  for (; s + kLanes <= n; s += kLanes) {
+    const Batch e = xsimd::exp(Batch::load_unaligned(row + s) - shift);
+    e.store_unaligned(row + s);
+    lanes += e;
+  }
+  float sum = xsimd::hadd(lanes);
+  for (; s < n; ++s) {
+    row[s] = std::exp(row[s] - m);
+    sum += row[s];
+  }
+  const float inverse = 1.0f / sum;  // sum >= 1: the maximum contributes exp(0)
+  for (s = 0; s < n; ++s) row[s] *= inverse;
+  std::fill(row + n, row + end, 0.0f);
+}
+
+// The softmax's backward on one row: d[0, n) = a * (d - sum(d * a)) (the scale is applied
+// in the products that use it); d[n, end) = 0.
+void softmax_backward_row(const float* a, float* d, std::size_t n, std::size_t end) {
+  Batch lanes(0.0f);
+  std::size_t s = 0;
+  for (; s + kLanes <= n; s += kLanes) lanes += Batch::load_unaligned(d + s) * Batch::load_unaligned(a + s);
+  float dot = xsimd::hadd(lanes);
+  for (; s < n; ++s) dot += d[s] * a[s];
+  for (s = 0; s < n; ++s) d[s] = a[s] * (d[s] - dot);
+  std::fill(d + n, d + end, 0.0f);
+}
+
+// One (b, h) pair: att (T, T) = A, out_h (T, hs) = A v.
+void attend(const Dims& d, const float* q, float* att, float* out) {
+  const std::size_t T = d.time, hs = d.head_size, ld = d.ld_qkv();
+  const float* k = q + d.channels;
+  const float* v = k + d.channels;
+  for (std::size_t r0 = 0; r0 < T; r0 += kBlock) {
+    const std::size_t r1 = std::min(r0 + kBlock, T);
+    float* rows = att + r0 * T;
+    // S[r0:r1, 0:r1] = scale q[r0:r1] k[0:r1]^T, then its rows' causal softmax.
+    sgemm(false, true, r1 - r0, r1, hs, d.scale, q + r0 * ld, ld, k, ld, 0.0f, rows, T);
+    for (std::size_t t = r0; t < r1; ++t) causal_softmax_row(att + t * T, t + 1, T);
+    // out[r0:r1] = A[r0:r1, 0:r1] v[0:r1]: A is zero beyond r1 in these rows.
+    sgemm(false, false, r1 - r0, hs, r1, 1.0f, rows, T, v, ld, 0.0f, out + r0 * d.channels,
+          d.channels);
+  }
+}
+
+// One (b, h) pair's backward into its q, k, v blocks of dqkv (beta 0: written, 1: added).
+// ds (T, T) is scratch.
+void attend_backward(const Dims& d, const float* q, const float* att, const float* dout,
+                     float* dq, float beta, float* ds) {
+  const std::size_t T = d.time, hs = d.head_size, ld = d.ld_qkv(), C = d.channels;
+  const float* k = q + C;
+  const float* v = k + C;
+  float* dk = dq + C;
+  float* dv = dk + C;
+  for (std::size_t r0 = 0; r0 < T; r0 += kBlock) {
+    const std::size_t r1 = std::min(r0 + kBlock, T);
+    float* rows = ds + r0 * T;
+    // dA[r0:r1, 0:r1] = dout[r0:r1] v[0:r1]^T, then dS = A * (dA - rowsum(dA * A)) in place.
+    sgemm(false, true, r1 - r0, r1, hs, 1.0f, dout + r0 * C, C, v, ld, 0.0f, rows, T);
+    for (std::size_t t = r0; t < r1; ++t) softmax_backward_row(att + t * T, ds + t * T, t + 1, r1);
+    // dq[r0:r1] = scale dS[r0:r1, 0:r1] k[0:r1].
+    sgemm(false, false, r1 - r0, hs, r1, d.scale, rows, T, k, ld, beta, dq + r0 * ld, ld);
+  }
+  // Keys and values s in [c0, c1) are used by the queries t in [c0, T) only.
+  for (std::size_t c0 = 0; c0 < T; c0 += kBlock) {
+    const std::size_t c1 = std::min(c0 + kBlock, T);
+    const std::size_t corner = c0 * T + c0;
+    // dk[c0:c1] = scale dS[c0:T, c0:c1]^T q[c0:T]; dv[c0:c1] = A[c0:T, c0:c1]^T dout[c0:T].
+    sgemm(true, false, c1 - c0, hs, T - c0, d.scale, ds + corner, T, q + c0 * ld, ld, beta,
+          dk + c0 * ld, ld);
+    sgemm(true, false, c1 - c0, hs, T - c0, 1.0f, att + corner, T, dout + c0 * C, C, beta,
+          dv + c0 * ld, ld);
+  }
+}
+
+Dims checked_dims(const Tensor& qkv, std::size_t heads) {
+  const Shape s = qkv.shape();
+  require_shape(s.size() == 3, kOp, "qkv must be (B, T, 3C)", s);
+  require_shape(s[0] > 0 && s[1] > 0 && s[2] > 0, kOp, "qkv must not be empty", s);
+  require_shape(s[2] % 3 == 0, kOp, "qkv's last axis must be 3C (q, k, v)", s);
+  require_shape(heads > 0, kOp, "heads must be at least 1", s);
+  const std::size_t channels = s[2] / 3;
+  require_shape(channels % heads == 0, kOp,
+                "C = " + std::to_string(channels) + " is not divisible by " +
+                    std::to_string(heads) + " heads",
+                s);
+  const auto int_max = static_cast<std::size_t>(std::numeric_limits<int>::max());
+  require_shape(s[1] <= int_max && s[2] <= int_max, kOp, "T or 3C exceeds BLAS's int", s);
+  const std::size_t head_size = channels / heads;
+  return {s[0], s[1], channels, heads, head_size,
+          1.0f / std::sqrt(static_cast<float>(head_size))};
+}
+
+}  // namespace
+
+Tensor causal_self_attention(Tape& tape, const Tensor& qkv, std::size_t heads) {
+  const Dims d = checked_dims(qkv, heads);
+  const std::size_t T = d.time;
+  const bool keep = tape.needs_gradient(qkv);
+  Array att = keep ? uninitialized_array({d.batch, d.heads, T, T})
+                   : Array::from_shape(Array::shape_type{0});
+  Array out = uninitialized_array({d.batch, T, d.channels});
+  // About one unit per 16 multiply-adds (as in matmul) plus the softmax's pass over A.
+  const std::size_t work = d.pairs() * T * T * (d.head_size / 16 + 1);
+  parallel::keep_blas_single_threaded();
+  const float* x = qkv.value().data();
+  parallel::for_range(d.pairs(), work, [&](std::size_t first, std::size_t last) {
+    std::vector<float> scratch(keep ? 0 : T * T);  // A of one pair, when nothing keeps it
+    for (std::size_t p = first; p < last; ++p) {
+      float* a = keep ? att.data() + p * T * T : scratch.data();
+      attend(d, x + d.qkv_offset(p), a, out.data() + d.out_offset(p));
+    }
+  });
+
+  auto backward = [qkv, att = std::move(att), d, work](const Array&, const Array& dy) {
+    if (!qkv.requires_grad()) return;
+    Gradient& grad = qkv.mutable_grad();
+    const bool add = !grad.empty();
+    // A first gradient is written block by block into a fresh array (beta 0, each block
+    // exactly once); an existing one is added to in place (beta 1).
+    Array fresh = add ? Array::from_shape(Array::shape_type{0}) : uninitialized_array(qkv.shape());
+    float* dqkv = add ? grad.dense_buffer().data() : fresh.data();
+    const float* x = qkv.value().data();
+    parallel::keep_blas_single_threaded();
+    parallel::for_range(d.pairs(), 2 * work, [&](std::size_t first, std::size_t last) {
+      std::vector<float> ds(d.time * d.time);
+      for (std::size_t p = first; p < last; ++p) {
+        attend_backward(d, x + d.qkv_offset(p), att.data() + p * d.time * d.time,
+                        dy.data() + d.out_offset(p), dqkv + d.qkv_offset(p), add ? 1.0f : 0.0f,
+                        ds.data());
+      }
+    });
+    if (!add) grad.add(std::move(fresh));
+  };
+  return tape.record(kOp, {qkv}, std::move(out), std::move(backward));
+}
+
+}  // namespace xgrad

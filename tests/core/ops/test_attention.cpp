@@ -1,0 +1,217 @@
+// Specification of causal_self_attention: values by hand and against a naive double-precision
+// reference, causality, gradients against finite differences, accumulation, threads, shapes.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "core/detail/parallel.hpp"
+#include "tests/test_support.hpp"
+
+using namespace xgrad;
+using xgrad::testing::bit_equal;
+using xgrad::testing::hashed_values;
+
+namespace {
+
+// out (B, T, C) of causal attention, from the definition: for each query t, the scores
+// q_t . k_s / sqrt(hs) over s <= t, their softmax, and the weighted sum of the v_s.
+std::vector<double> naive_attention(const Array& qkv, std::size_t heads) {
+  const std::size_t B = qkv.shape()[0], T = qkv.shape()[1], C = qkv.shape()[2] / 3;
+  const std::size_t hs = C / heads;
+  auto at = [&](std::size_t b, std::size_t t, std::size_t j) {
+    return static_cast<double>(qkv(b, t, j));
+  };
+  std::vector<double> out(B * T * C, 0.0);
+  for (std::size_t b = 0; b < B; ++b) {
+    for (std::size_t h = 0; h < heads; ++h) {
+      for (std::size_t t = 0; t < T; ++t) {
+        std::vector<double> score(t + 1, 0.0);
+        for (std::size_t s = 0; s <= t; ++s) {
+          for (std::size_t i = 0; i < hs; ++i) score[s] += at(b, t, h * hs + i) * at(b, s, C + h * hs + i);
+          score[s] /= std::sqrt(static_cast<double>(hs));
+        }
+        double top = score[0];
+        for (double x : score) top = std::max(top, x);
+        double total = 0.0;
+        for (double& x : score) total += (x = std::exp(x - top));
+        for (std::size_t s = 0; s <= t; ++s) {
+          for (std::size_t i = 0; i < hs; ++i) {
+            out[(b * T + t) * C + h * hs + i] += score[s] / total * at(b, s, 2 * C + h * hs + i);
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+Array attention_value(const Array& qkv, std::size_t heads) {
+  Tape tape(Tape::Mode::inference);
+  return causal_self_attention(tape, Tensor(qkv), heads).value();
+}
+
+}  // namespace
+
+TEST_CASE("causal_self_attention matches a hand computation with one channel",
+          "[core][ops][attention]") {
+  // T = 2, C = 1, one head, so the scale is 1. Row t of qkv is (q_t, k_t, v_t).
+  // Position 0 sees only v_0 = 1. Position 1 has scores q_1 k_0 = 0 and q_1 k_1 = 1, weights
+  // 1 / (1 + e) and e / (1 + e), so out_1 = (1 - e) / (1 + e) = -tanh(1/2).
+  const Array qkv = Array{{{5.0f, 0.0f, 1.0f}, {1.0f, 1.0f, -1.0f}}};
+  const Array out = attention_value(qkv, 1);
+  REQUIRE(shape_of(out) == Shape{1, 2, 1});
+  CHECK(out(0, 0, 0) == 1.0f);
+  CHECK(out(0, 1, 0) == Approx(-std::tanh(0.5)).epsilon(1e-6));
+}
+
+TEST_CASE("causal_self_attention matches a naive double-precision reference",
+          "[core][ops][attention]") {
+  // Two heads of two features; T = 37 spans more than one block of positions.
+  for (const Shape& shape : {Shape{1, 3, 6}, Shape{2, 3, 12}, Shape{2, 37, 12}}) {
+    INFO("qkv " << shape_string(shape));
+    const Array qkv = hashed_values(shape, 3) * 2.0f;
+    const std::size_t heads = shape[2] == 6 ? 1 : 2;
+    const Array out = attention_value(qkv, heads);
+    const std::vector<double> expected = naive_attention(qkv, heads);
+    REQUIRE(out.size() == expected.size());
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+      INFO("element " << i);
+      CHECK(out.data()[i] == Approx(expected[i]).margin(1e-6).epsilon(1e-5));
+    }
+  }
+}
+
+TEST_CASE("causal_self_attention's first position attends only to itself",
+          "[core][ops][attention]") {
+  const std::size_t B = 3, T = 5, C = 8;
+  const Array qkv = hashed_values({B, T, 3 * C}, 7) * 4.0f;
+  const Array out = attention_value(qkv, 2);
+  for (std::size_t b = 0; b < B; ++b) {
+    for (std::size_t j = 0; j < C; ++j) {
+      INFO("b " << b << " feature " << j);
+      CHECK(out(b, 0, j) == qkv(b, 0, 2 * C + j));
+    }
+  }
+}
+
+TEST_CASE("causal_self_attention's outputs before a changed position stay bit-identical",
+          "[core][ops][attention]") {
+  const std::size_t T = 40, C = 8;
+  const Array qkv = hashed_values({2, T, 3 * C}, 11);
+  const Array before = attention_value(qkv, 2);
+  for (std::size_t changed : {std::size_t{1}, std::size_t{20}, std::size_t{35}}) {
+    INFO("changed position " << changed);
+    Array edited = qkv;
+    for (std::size_t j = 0; j < 3 * C; ++j) edited(1, changed, j) += 0.5f;  // its q, k and v
+    const Array after = attention_value(edited, 2);
+    for (std::size_t b = 0; b < 2; ++b) {
+      for (std::size_t t = 0; t < T; ++t) {
+        const bool same = std::memcmp(&before(b, t, 0), &after(b, t, 0), C * sizeof(float)) == 0;
+        if (b == 0 || t < changed) {
+          CHECK(same);
+        } else if (t == changed) {
+          CHECK_FALSE(same);  // the edit did reach the op
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("causal_self_attention gradients match finite differences", "[core][ops][attention]") {
+  // T = 37 crosses a block edge of the products; two heads of two features.
+  for (const Shape& shape : {Shape{2, 5, 12}, Shape{1, 37, 12}}) {
+    INFO("qkv " << shape_string(shape));
+    const Tensor qkv = Tensor::parameter(Array(hashed_values(shape, 5) * 1.5f), "qkv");
+    const GradientCheckResult result = check_gradients(
+        [](Tape& tape, const std::vector<Tensor>& in) { return causal_self_attention(tape, in[0], 2); },
+        {qkv});
+    INFO(result.worst);
+    CHECK(result.elements_checked == qkv.size());
+    CHECK(result.ok);
+  }
+}
+
+TEST_CASE("causal_self_attention adds its gradient to one qkv already holds",
+          "[core][ops][attention]") {
+  const Shape shape{2, 6, 12};
+  const Array values = hashed_values(shape, 9);
+  const Array seed = hashed_values({2, 6, 4}, 10);
+  const Array earlier = hashed_values(shape, 12);
+
+  const Tensor alone = Tensor::parameter(values, "alone");
+  Tape first;
+  first.backward(causal_self_attention(first, alone, 2), seed);
+
+  const Tensor holding = Tensor::parameter(values, "holding");
+  holding.mutable_grad().add(earlier);
+  Tape second;
+  second.backward(causal_self_attention(second, holding, 2), seed);
+
+  const Array& sum = holding.grad().dense();
+  const Array& own = alone.grad().dense();
+  REQUIRE(sum.size() == own.size());
+  for (std::size_t i = 0; i < sum.size(); ++i) {
+    INFO("element " << i);
+    CHECK(sum.data()[i] == Approx(earlier.data()[i] + own.data()[i]).margin(1e-6));
+  }
+}
+
+TEST_CASE("causal_self_attention is bit-identical with 1 and 2 threads", "[core][ops][attention][threads]") {
+  const Shape shape{8, 64, 3 * 128};
+  const Array values = hashed_values(shape, 13);
+  const Array seed = hashed_values({8, 64, 128}, 14);
+  auto run = [&](std::size_t threads) {
+    set_num_threads(threads);
+    const Tensor qkv = Tensor::parameter(values, "qkv");
+    Tape tape;
+    const Tensor out = causal_self_attention(tape, qkv, 4);
+    tape.backward(out, seed);
+    set_num_threads(1);
+    return std::make_pair(out.value(), qkv.grad().dense());
+  };
+  const auto one = run(1);
+  const std::size_t regions_before = parallel_regions_run();
+  const auto two = run(2);
+  CHECK(parallel_regions_run() - regions_before >= 2);  // forward and backward were split
+  CHECK(bit_equal(one.first, two.first));
+  CHECK(bit_equal(one.second, two.second));
+}
+
+TEST_CASE("causal_self_attention on an inference tape gives the training value and records nothing",
+          "[core][ops][attention]") {
+  const Array values = hashed_values({2, 9, 12}, 15);
+  Tape training;
+  const Tensor trained = causal_self_attention(training, Tensor::parameter(values, "qkv"), 2);
+  Tape inference(Tape::Mode::inference);
+  const Tensor inferred = causal_self_attention(inference, Tensor::parameter(values, "qkv"), 2);
+  CHECK(training.size() == 1);
+  CHECK(inference.size() == 0);
+  CHECK_FALSE(inferred.requires_grad());
+  CHECK(bit_equal(trained.value(), inferred.value()));
+}
+
+TEST_CASE("causal_self_attention rejects bad shapes, naming itself and the shape",
+          "[core][ops][attention]") {
+  using Catch::Matchers::Message;
+  Tape tape;
+  auto attend = [&](const Shape& shape, std::size_t heads) {
+    return causal_self_attention(tape, Tensor::parameter(zeros_array(shape), "qkv"), heads);
+  };
+  CHECK_THROWS_MATCHES(attend({2, 12}, 1), ShapeError,
+                       Message("causal_self_attention: qkv must be (B, T, 3C) (got (2, 12))"));
+  CHECK_THROWS_MATCHES(attend({1, 2, 3, 6}, 1), ShapeError,
+                       Message("causal_self_attention: qkv must be (B, T, 3C) (got (1, 2, 3, 6))"));
+  CHECK_THROWS_MATCHES(attend({1, 2, 4}, 1), ShapeError,
+                       Message("causal_self_attention: qkv's last axis must be 3C (q, k, v) (got (1, 2, 4))"));
+  CHECK_THROWS_MATCHES(attend({1, 2, 6}, 4), ShapeError,
+                       Message("causal_self_attention: C = 2 is not divisible by 4 heads (got (1, 2, 6))"));
+  CHECK_THROWS_MATCHES(attend({1, 2, 6}, 0), ShapeError,
+                       Message("causal_self_attention: heads must be at least 1 (got (1, 2, 6))"));
+  CHECK_THROWS_MATCHES(attend({1, 0, 6}, 1), ShapeError,
+                       Message("causal_self_attention: qkv must not be empty (got (1, 0, 6))"));
+  CHECK(tape.size() == 0);
+}
