@@ -22,7 +22,7 @@ void usage() {
       "usage: xgrad_bench [--threads N] [--json FILE] [--quick] [--only SUITES] [--budget SECONDS]\n"
       "                   [--vocabs V,V,..] [--widths D,..] [--tokens T,..] [--no-dense]\n"
       "       xgrad_bench --rss        peak memory of the V=1,000,000 D=256 sparse step\n"
-      "SUITES: comma-separated from check,embedding,overhead,lm (default: all), and call\n"
+      "SUITES: comma-separated from check,embedding,overhead,lm,transformer (default: all), and call\n"
       "        (xgrad::flax::token_embed_forward per call, for bench/python_call_bench.py)");
 }
 
@@ -120,7 +120,7 @@ void run_call_benchmarks(std::vector<bench::Record>& records) {
 int main(int argc, char** argv) {
   try {
     bench::BenchOptions options;
-    std::string json, only = "check,embedding,overhead,lm";
+    std::string json, only = "check,embedding,overhead,lm,transformer";
     for (int i = 1; i < argc; ++i) {
       const std::string arg = argv[i];
       auto value = [&]() -> std::string {
@@ -160,6 +160,7 @@ int main(int argc, char** argv) {
     }
     if (wanted("overhead")) bench::run_fixed_overhead(options, records);
     if (wanted("lm")) bench::run_lm_benchmarks(options, records);
+    if (wanted("transformer")) bench::run_transformer_benchmarks(options, records);
     if (wanted("embedding")) bench::run_embedding_benchmarks(options, records);
     if (wanted("call")) run_call_benchmarks(records);  // not in the default list: run by python_call_bench.py
     if (!json.empty()) bench::write_json(json, records);

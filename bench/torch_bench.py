@@ -165,6 +165,31 @@ def lm_cases(threads, records):
     records.append((f"lm mlp C={context} V={vocab} D={width} H={hidden} B={batch} t={threads}", seconds))
 
 
+TRANSFORMER = dict(layers=2, heads=4, width=128, context=64, batch=32)
+
+
+def transformer_name(c, threads):
+    return f"transformer L={c['layers']} H={c['heads']} C={c['width']} T={c['context']} B={c['batch']} t={threads}"
+
+
+def transformer_case(threads, records, steps=30):
+    """One training step (forward, backward, clipping, AdamW) of the issue's L=2 model on
+    random bytes, median over `steps` after 3 warm-up steps."""
+    import torch_transformer as tt
+    c = TRANSFORMER
+    torch.manual_seed(0)
+    model = tt.GPT(c["layers"], c["width"], c["heads"], c["context"])
+    opt = tt.optimizer(model, 3e-3)
+    g = torch.Generator().manual_seed(1)
+    batches = [torch.randint(256, (c["batch"], c["context"] + 1), generator=g) for _ in range(8)]
+
+    def step(b):
+        tt.train_step(model, opt, batches[b][:, :-1], batches[b][:, 1:])
+
+    seconds = median_time(step, budget=0.0, min_reps=steps, warmup=3, batches=len(batches))
+    records.append((transformer_name(c, threads), seconds))
+
+
 def pin_openmp_team(threads):
     """The method bench/README.md describes: on this VM, unpinned OpenMP regions whose workers have gone
     to sleep stall for whole scheduler ticks (medians of 8 or 12 ms for microseconds of work).
@@ -188,7 +213,7 @@ def main():
     parser.add_argument("--vocabs", default="1000,50000,1000000")
     parser.add_argument("--widths", default="64,256")
     parser.add_argument("--tokens", default="512,8192")
-    parser.add_argument("--only", default="embedding,overhead,lm")
+    parser.add_argument("--only", default="embedding,overhead,lm,transformer")
     parser.add_argument("--no-dense", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -201,6 +226,8 @@ def main():
         overhead_case(args.threads, args.budget, records)
     if "lm" in only:
         lm_cases(args.threads, records)
+    if "transformer" in only:
+        transformer_case(args.threads, records)
     if "embedding" in only:
         for v in map(int, args.vocabs.split(",")):
             for d in map(int, args.widths.split(",")):

@@ -1,0 +1,135 @@
+// The toy GPT: construction with a key per parameter path, and the forward pass.
+#include "transformer.hpp"
+
+#include <sstream>
+#include <stdexcept>
+
+namespace next_token {
+
+using namespace xgrad;
+
+namespace {
+
+constexpr float kInitStddev = 0.02f;  // GPT-2's
+
+// Runs before the first member is built, so a bad config draws nothing.
+const TransformerConfig& checked(const TransformerConfig& c) {
+  if (c.vocab == 0 || c.context == 0 || c.layers == 0 || c.heads == 0 || c.embed_dim == 0) {
+    throw std::invalid_argument("Transformer: vocab, context, layers, heads and embed_dim must be positive, got V = " +
+                                std::to_string(c.vocab) + ", T = " + std::to_string(c.context) +
+                                ", L = " + std::to_string(c.layers) + ", H = " + std::to_string(c.heads) +
+                                ", C = " + std::to_string(c.embed_dim));
+  }
+  if (c.embed_dim % c.heads != 0) {
+    throw std::invalid_argument("Transformer: heads (" + std::to_string(c.heads) + ") must divide embed_dim (" +
+                                std::to_string(c.embed_dim) + ")");
+  }
+  layers::check_dropout_rate(c.dropout, "Transformer");
+  return c;
+}
+
+layers::Embed make_embed(std::size_t rows, std::size_t width, const Key& root, const std::string& name) {
+  layers::EmbedOptions options;
+  options.init = initializers::normal(kInitStddev);
+  options.name = name;
+  return layers::Embed(rows, width, layers::child_key(root, name), options);
+}
+
+std::vector<layers::TransformerBlock> make_blocks(const TransformerConfig& c, const Key& root) {
+  std::vector<layers::TransformerBlock> blocks;
+  blocks.reserve(c.layers);
+  for (std::size_t i = 0; i < c.layers; ++i) {
+    layers::TransformerBlockOptions options;
+    options.layers = c.layers;
+    options.init_stddev = kInitStddev;
+    options.dropout = c.dropout;
+    options.name = "h" + std::to_string(i);
+    blocks.emplace_back(c.embed_dim, c.heads, layers::child_key(root, options.name), options);
+  }
+  return blocks;
+}
+
+layers::LayerNormOptions final_norm_options() {
+  layers::LayerNormOptions options;
+  options.name = "ln_f";
+  return options;
+}
+
+layers::LinearOptions head_options() {
+  layers::LinearOptions options;
+  options.kernel_init = initializers::normal(kInitStddev);
+  options.use_bias = false;
+  options.name = "head";
+  return options;
+}
+
+TokenIds positions(std::size_t count) {
+  std::vector<std::int64_t> ids(count);
+  for (std::size_t t = 0; t < count; ++t) ids[t] = static_cast<std::int64_t>(t);
+  return TokenIds(ids);
+}
+
+}  // namespace
+
+std::string describe(const TransformerConfig& c) {
+  const std::string C = std::to_string(c.embed_dim);
+  std::string out = "GPT: wte(" + std::to_string(c.vocab) + ", " + C + ") + wpe(" + std::to_string(c.context) +
+                    ", " + C + ") -> " + std::to_string(c.layers) + " x [ln -> attention " +
+                    std::to_string(c.heads) + " heads -> ln -> MLP " + std::to_string(4 * c.embed_dim) +
+                    "] -> ln_f -> Dense " + std::to_string(c.vocab);
+  if (c.dropout > 0.0f) {
+    std::ostringstream rate;
+    rate << c.dropout;  // six significant digits: 0.2f prints as 0.2
+    out += ", dropout " + rate.str();
+  }
+  return out;
+}
+
+Transformer::Transformer(const TransformerConfig& config, std::int64_t seed)
+    : config_(checked(config)),
+      wte_(make_embed(config.vocab, config.embed_dim, random::prng_key(seed), "wte")),
+      wpe_(make_embed(config.context, config.embed_dim, random::prng_key(seed), "wpe")),
+      blocks_(make_blocks(config, random::prng_key(seed))),
+      ln_f_(config.embed_dim, final_norm_options()),
+      head_(config.embed_dim, config.vocab, layers::child_key(random::prng_key(seed), "head"), head_options()),
+      positions_(positions(config.context)) {}
+
+Tensor Transformer::logits(Tape& tape, const TokenIds& ids, const Key& dropout_key) const {
+  const Shape& shape = ids.shape();
+  if (shape.size() != 2 || shape[0] == 0 || shape[1] == 0 || shape[1] > config_.context) {
+    throw ShapeError("Transformer: ids must be (B, T) with B >= 1 and 1 <= T <= context " +
+                     std::to_string(config_.context) + ", got " + shape_string(shape));
+  }
+  const std::size_t T = shape[1];
+  Tensor x = wte_(tape, ids);                                                        // (B, T, C)
+  x = add_broadcast(tape, x, wpe_(tape, T == config_.context ? positions_ : positions(T)));  // + (T, C)
+  for (std::size_t i = 0; i < blocks_.size(); ++i) {
+    x = blocks_[i](tape, x, random::fold_in(dropout_key, static_cast<std::uint32_t>(i)));
+  }
+  return head_(tape, ln_f_(tape, x));                                                // (B, T, V)
+}
+
+std::vector<Transformer::Parameter> Transformer::parameters() const {
+  std::vector<Parameter> out{{"wte", wte_.embedding()}, {"wpe", wpe_.embedding()}};
+  const auto add = [&out](const std::vector<Tensor>& tensors) {
+    for (const Tensor& t : tensors) out.push_back({t.name(), t});
+  };
+  for (const layers::TransformerBlock& block : blocks_) add(block.parameters());
+  add(ln_f_.parameters());
+  add(head_.parameters());
+  return out;
+}
+
+std::vector<Tensor> Transformer::tensors() const {
+  std::vector<Tensor> out;
+  for (const Parameter& p : parameters()) out.push_back(p.tensor);
+  return out;
+}
+
+std::size_t Transformer::parameter_count() const {
+  std::size_t n = 0;
+  for (const Parameter& p : parameters()) n += p.tensor.size();
+  return n;
+}
+
+}  // namespace next_token
