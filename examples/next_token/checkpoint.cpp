@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -16,18 +17,21 @@
 #include "core/io/message_text.hpp"
 #include "core/io/npy.hpp"
 #include "limits.hpp"
+#include "optimizer_choice.hpp"
 
 namespace next_token {
 
 using nlohmann::json;
 using xgrad::Array;
+using xgrad::Shape;
 using xgrad::io::printable_bytes;
 namespace fs = std::filesystem;
 
 namespace {
 
 constexpr const char* kFormat = "xgrad next_token checkpoint";
-constexpr int kVersion = 2;  // 2: the vocabulary has a checksum
+constexpr int kVersion = 3;  // 2: the vocabulary has a checksum; 3: model kind, optimiser state, sampler
+constexpr int kOldestVersion = 2;  // read as an MLP with no training state
 constexpr const char* kByteVocabulary = "bytes 0-255";
 // A word vocabulary at the largest V, with long words, is a few tens of MB of JSON.
 constexpr std::uintmax_t kMaxManifestBytes = std::uintmax_t{256} << 20;
@@ -80,6 +84,45 @@ std::int64_t whole_field(const json& object, const char* key, std::int64_t lo, s
   return value.get<std::int64_t>();
 }
 
+// A finite number from the manifest in [lo, hi].
+float number_field(const json& object, const char* key, double lo, double hi, const std::string& where) {
+  if (!object.is_object() || !object.contains(key)) throw CheckpointError(where + ": missing field \"" + key + "\"");
+  const json& value = object[key];
+  if (!value.is_number() || !(value.get<double>() >= lo && value.get<double>() <= hi)) {
+    throw CheckpointError(where + ": \"" + key + "\" is " + printable_bytes(value.dump()) + ", not a number in [" +
+                          std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  }
+  return static_cast<float>(value.get<double>());
+}
+
+TrainOptions parse_training(const json& t, const std::string& path) {
+  namespace lim = limits;
+  TrainOptions o;
+  const std::string where = path + " (training)";
+  const std::string optimizer = t.at("optimizer").get<std::string>();
+  const std::string schedule = t.at("schedule").get<std::string>();
+  if (optimizer != "sgd" && optimizer != "adamw") {
+    throw CheckpointError(where + ": unknown optimizer \"" + printable_bytes(optimizer) + "\"");
+  }
+  if (schedule != "linear" && schedule != "cosine") {
+    throw CheckpointError(where + ": unknown schedule \"" + printable_bytes(schedule) + "\"");
+  }
+  o.optimizer = optimizer == "sgd" ? OptimizerKind::sgd : OptimizerKind::adamw;
+  o.schedule = schedule == "linear" ? ScheduleKind::linear : ScheduleKind::cosine;
+  o.batch = static_cast<std::size_t>(whole_field(t, "batch_size", 1, lim::kMaxBatch, where));
+  o.lr = number_field(t, "lr", 0.0, 1e3, where);
+  o.lr_final = number_field(t, "lr_final", 0.0, 1e3, where);
+  o.warmup = static_cast<std::size_t>(whole_field(t, "warmup", 0, lim::kMaxTotalSteps, where));
+  o.schedule_steps = static_cast<std::size_t>(whole_field(t, "schedule_steps", 0, lim::kMaxTotalSteps, where));
+  o.momentum = number_field(t, "momentum", 0.0, 0.999, where);
+  o.weight_decay = number_field(t, "weight_decay", 0.0, 1.0, where);
+  o.beta1 = number_field(t, "beta1", 0.0, 0.999999, where);
+  o.beta2 = number_field(t, "beta2", 0.0, 0.999999, where);
+  o.eps = number_field(t, "eps", 0.0, 1.0, where);
+  o.clip = number_field(t, "clip", 0.0, 1e6, where);
+  return o;
+}
+
 json parse_manifest(const std::string& text, const std::string& path) {
   json manifest;
   try {
@@ -91,9 +134,12 @@ json parse_manifest(const std::string& text, const std::string& path) {
   if (field("format") != kFormat) {
     throw CheckpointError(path + ": not a next_token checkpoint manifest (\"format\" is not \"" + kFormat + "\")");
   }
-  if (field("version") != kVersion) {
-    throw CheckpointError(path + ": manifest version " + printable_bytes(field("version").dump()) +
-                          ", this program reads " + std::to_string(kVersion));
+  const json version = field("version");
+  if (!version.is_number_integer() || version.get<std::int64_t>() < kOldestVersion ||
+      version.get<std::int64_t>() > kVersion) {
+    throw CheckpointError(path + ": manifest version " + printable_bytes(version.dump()) + ", this program reads " +
+                          std::to_string(kOldestVersion) + " to " + std::to_string(kVersion) +
+                          " (save it again with the program that wrote it, or train anew)");
   }
   return manifest;
 }
@@ -156,43 +202,92 @@ void check_checkpoint_target(const std::string& dir) {
   if (error) throw CheckpointError("cannot list " + dir + ": " + error.message());
 }
 
-void save_checkpoint(const std::string& dir, const Model& model, const Vocabulary& vocabulary, std::size_t step,
-                     std::uint64_t seed, const json& extra) {
-  const std::vector<Model::Parameter> parameters = model.parameters();
-  for (const Model::Parameter& p : parameters) {
+namespace {
+
+json training_json(const TrainOptions& o) {
+  return json{{"optimizer", optimizer_kind_name(o.optimizer)},
+              {"schedule", schedule_kind_name(o.schedule)},
+              {"batch_size", o.batch},
+              {"lr", o.lr},
+              {"lr_final", o.lr_final},
+              {"warmup", o.warmup},
+              {"schedule_steps", o.total_schedule_steps()},
+              {"momentum", o.momentum},
+              {"weight_decay", o.weight_decay},
+              {"beta1", o.beta1},
+              {"beta2", o.beta2},
+              {"eps", o.eps},
+              {"clip", o.clip}};
+}
+
+json model_json(const ModelSpec& spec, const Vocabulary& vocabulary) {
+  json m{{"kind", model_kind_name(spec.kind)},
+         {"tokens", token_kind_name(vocabulary.kind())},
+         {"vocab", spec.vocab()},
+         {"layers", describe(spec)}};
+  if (spec.kind == ModelKind::mlp) {
+    const ModelConfig& c = spec.mlp;
+    m.update({{"context", c.context}, {"embed_dim", c.embed_dim}, {"hidden", c.hidden}, {"tie", c.tie}});
+  } else {
+    const TransformerConfig& c = spec.transformer;
+    m.update({{"context", c.context}, {"embed_dim", c.embed_dim}, {"blocks", c.layers}, {"heads", c.heads},
+              {"dropout", c.dropout}});
+  }
+  return m;
+}
+
+std::string hex64(std::uint64_t value) {
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(value));
+  return text;
+}
+
+// Saves `array` as `file` in `staging` and returns its manifest entry.
+json save_array(const std::string& staging, const std::string& name, const std::string& file, const Array& array) {
+  xgrad::npy::save(join(staging, file), array);
+  return json{{"name", name}, {"file", file}, {"shape", array.shape()}, {"dtype", "<f4"}, {"fnv1a64", checksum(array)}};
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& dir, const LanguageModel& model, const Vocabulary& vocabulary,
+                     std::size_t step, std::uint64_t seed, const json& extra) {
+  TrainingState state;
+  state.step = step;
+  state.seed = seed;
+  save_checkpoint(dir, model, vocabulary, state, extra);
+}
+
+void save_checkpoint(const std::string& dir, const LanguageModel& model, const Vocabulary& vocabulary,
+                     const TrainingState& state, const json& extra) {
+  const std::vector<LanguageModel::Parameter> parameters = model.parameters();
+  for (const LanguageModel::Parameter& p : parameters) {
     if (const auto at = first_non_finite(p.tensor.value())) {
       throw CheckpointError("not saving a checkpoint in " + dir + ": parameter " +
                             non_finite_text(p.name, p.tensor.value(), *at) + " (the run diverged?)");
     }
   }
+  if (state.optimizer) {
+    for (const auto& [name, array] : state.optimizer->arrays) {
+      if (const auto at = first_non_finite(array)) {
+        throw CheckpointError("not saving a checkpoint in " + dir + ": optimizer state " +
+                              non_finite_text(name, array, *at) + " (the run diverged?)");
+      }
+    }
+  }
   check_checkpoint_target(dir);
-  const ModelConfig& c = model.config();
   try {
     xgrad::io::replace_directory_atomically(dir, [&](const std::string& staging) {
       json entries = json::array();
-      for (const Model::Parameter& p : parameters) {
-        const std::string file = p.name + ".npy";
-        xgrad::npy::save(join(staging, file), p.tensor.value());
-        entries.push_back({{"name", p.name},
-                           {"file", file},
-                           {"flax_path", p.flax_path},
-                           {"shape", p.tensor.shape()},
-                           {"dtype", "<f4"},
-                           {"fnv1a64", checksum(p.tensor.value())}});
+      for (const LanguageModel::Parameter& p : parameters) {
+        entries.push_back(save_array(staging, p.name, p.name + ".npy", p.tensor.value()));
       }
-      const json manifest{
+      json manifest{
           {"format", kFormat},
           {"version", kVersion},
-          {"step", step},
-          {"seed", seed},
-          {"model",
-           {{"tokens", token_kind_name(vocabulary.kind())},
-            {"vocab", c.vocab},
-            {"context", c.context},
-            {"embed_dim", c.embed_dim},
-            {"hidden", c.hidden},
-            {"tie", c.tie},
-            {"layers", describe(c)}}},
+          {"step", state.step},
+          {"seed", state.seed},
+          {"model", model_json(model.spec(), vocabulary)},
           {"vocabulary", vocabulary.kind() == TokenKind::word  ? json(vocabulary.word_list())
                          : vocabulary.kind() == TokenKind::bpe ? bpe::merges_to_json(vocabulary.merges())
                                                                : json(kByteVocabulary)},
@@ -200,6 +295,16 @@ void save_checkpoint(const std::string& dir, const Model& model, const Vocabular
           {"parameters", entries},
           {"run", extra},
       };
+      if (state.training) manifest["training"] = training_json(*state.training);
+      if (state.sampler_state) manifest["sampler"] = {{"rng_state", hex64(*state.sampler_state)}};
+      if (state.optimizer) {
+        json arrays = json::array();
+        for (std::size_t i = 0; i < state.optimizer->arrays.size(); ++i) {
+          const auto& [name, array] = state.optimizer->arrays[i];
+          arrays.push_back(save_array(staging, name, "optimizer." + std::to_string(i) + ".npy", array));
+        }
+        manifest["optimizer"] = {{"kind", state.optimizer->kind}, {"step", state.optimizer->step}, {"arrays", arrays}};
+      }
       xgrad::io::write_file_atomically(join(staging, kManifestName), manifest.dump(2) + "\n");
     });
   } catch (const xgrad::npy::NpyError& e) {
@@ -218,13 +323,40 @@ CheckpointInfo parse_checkpoint_info(const std::string& manifest_text, const std
       throw CheckpointError(path + ": missing field \"model\"");
     }
     const json& m = manifest["model"];
-    info.config.vocab = static_cast<std::size_t>(whole_field(m, "vocab", lim::kMinVocab, lim::kMaxVocab, path));
-    info.config.context = static_cast<std::size_t>(whole_field(m, "context", 1, lim::kMaxContext, path));
-    info.config.embed_dim = static_cast<std::size_t>(whole_field(m, "embed_dim", 1, lim::kMaxEmbedDim, path));
-    info.config.hidden = static_cast<std::size_t>(whole_field(m, "hidden", 0, lim::kMaxHidden, path));
-    info.config.tie = m.at("tie").get<bool>();
+    info.version = manifest["version"].get<int>();
+    const std::string kind = info.version == 2 ? "mlp" : m.at("kind").get<std::string>();
+    if (kind != "mlp" && kind != "transformer") {
+      throw CheckpointError(path + ": unknown model kind \"" + printable_bytes(kind) + "\"");
+    }
+    info.spec.kind = kind == "mlp" ? ModelKind::mlp : ModelKind::transformer;
+    info.spec.set_vocab(static_cast<std::size_t>(whole_field(m, "vocab", lim::kMinVocab, lim::kMaxVocab, path)));
+    if (info.spec.kind == ModelKind::mlp) {
+      ModelConfig& c = info.spec.mlp;
+      c.context = static_cast<std::size_t>(whole_field(m, "context", 1, lim::kMaxContext, path));
+      c.embed_dim = static_cast<std::size_t>(whole_field(m, "embed_dim", 1, lim::kMaxEmbedDim, path));
+      c.hidden = static_cast<std::size_t>(whole_field(m, "hidden", 0, lim::kMaxHidden, path));
+      c.tie = m.at("tie").get<bool>();
+    } else {
+      TransformerConfig& c = info.spec.transformer;
+      c.context = static_cast<std::size_t>(whole_field(m, "context", 1, lim::kMaxBlock, path));
+      c.embed_dim = static_cast<std::size_t>(whole_field(m, "embed_dim", 1, lim::kMaxEmbedDim, path));
+      c.layers = static_cast<std::size_t>(whole_field(m, "blocks", 1, lim::kMaxLayers, path));
+      c.heads = static_cast<std::size_t>(whole_field(m, "heads", 1, lim::kMaxHeads, path));
+      c.dropout = number_field(m, "dropout", 0.0, 0.99, path);
+    }
     info.step = static_cast<std::size_t>(whole_field(manifest, "step", 0, lim::kMaxTotalSteps, path));
     info.seed = static_cast<std::uint64_t>(whole_field(manifest, "seed", 0, lim::kMaxSeed, path));
+    if (manifest.contains("training")) info.training = parse_training(manifest["training"], path);
+    if (manifest.contains("sampler")) {
+      const std::string hex = manifest["sampler"].at("rng_state").get<std::string>();
+      char* end = nullptr;
+      const unsigned long long value = std::strtoull(hex.c_str(), &end, 16);
+      if (hex.size() != 16 || end != hex.c_str() + 16) {
+        throw CheckpointError(path + ": sampler \"rng_state\" is \"" + printable_bytes(hex) + "\", not 16 hex digits");
+      }
+      info.sampler_state = static_cast<std::uint64_t>(value);
+    }
+    info.has_optimizer_state = manifest.contains("optimizer");
     const std::string tokens = m.at("tokens").get<std::string>();
     if (tokens == "byte") {
       info.vocabulary = Vocabulary::bytes();
@@ -235,9 +367,9 @@ CheckpointInfo parse_checkpoint_info(const std::string& manifest_text, const std
     } else {
       throw CheckpointError(path + ": unknown token kind \"" + printable_bytes(tokens) + "\"");
     }
-    if (info.vocabulary.size() != info.config.vocab) {
+    if (info.vocabulary.size() != info.spec.vocab()) {
       throw CheckpointError(path + ": the vocabulary has " + std::to_string(info.vocabulary.size()) +
-                            " entries but the model's V is " + std::to_string(info.config.vocab));
+                            " entries but the model's V is " + std::to_string(info.spec.vocab()));
     }
     if (manifest.at("vocabulary_fnv1a64").get<std::string>() != checksum(info.vocabulary)) {
       throw CheckpointError(path + ": the vocabulary does not match its checksum (edited by hand?)");
@@ -254,7 +386,53 @@ CheckpointInfo read_checkpoint_info(const std::string& dir) {
   return parse_checkpoint_info(read_manifest_text(dir), join(dir, kManifestName));
 }
 
-void load_parameters(const std::string& dir, const Model& model, NonFinite non_finite) {
+namespace {
+
+// Reads the array an entry of the manifest ("parameters" or "optimizer"."arrays") names,
+// checked against the entry (plain file name, dtype, checksum), `expected` (a parameter's
+// shape) or the entry's shape, and, unless allowed, for NaN and inf.
+Array read_entry(const std::string& dir, const json& entry, const std::string& what, const Shape* expected,
+                 NonFinite non_finite) {
+  const std::string manifest_path = join(dir, kManifestName);
+  std::string file, dtype, sum;
+  Shape shape;
+  try {
+    file = entry.at("file").get<std::string>();
+    dtype = entry.at("dtype").get<std::string>();
+    sum = entry.at("fnv1a64").get<std::string>();
+    if (!expected) shape = entry.at("shape").get<Shape>();
+  } catch (const json::exception& e) {
+    throw CheckpointError(manifest_path + ": bad entry for " + what + " (" + printable_bytes(e.what()) + ")");
+  }
+  if (file.find('/') != std::string::npos || file.empty()) {
+    throw CheckpointError(manifest_path + ": file name \"" + printable_bytes(file) + "\" for " + what +
+                          " is not a plain name");
+  }
+  if (dtype != "<f4") {
+    throw CheckpointError(manifest_path + ": " + what + " has dtype " + printable_bytes(dtype) + ", expected <f4");
+  }
+  const std::string path = join(dir, file);
+  if (!fs::exists(path)) {
+    throw CheckpointError("checkpoint " + dir + " is missing " + printable_bytes(file) + " (" + what + ")");
+  }
+  Array value;
+  try {
+    value = xgrad::npy::load(path, expected ? *expected : shape);
+  } catch (const xgrad::npy::NpyError& e) {
+    throw CheckpointError("cannot load " + what + ": " + e.what());
+  }
+  if (checksum(value) != sum) {
+    throw CheckpointError(path + ": its data does not match the checksum in " + kManifestName +
+                          " (an interrupted save, or a file replaced by hand?)");
+  }
+  if (const auto at = first_non_finite(value); at && non_finite == NonFinite::refuse) {
+    throw CheckpointError("checkpoint " + dir + ": " + non_finite_text(what, value, *at) +
+                          "; pass --allow-non-finite to load it anyway");
+  }
+  return value;
+}
+
+void load(const std::string& dir, const LanguageModel& model, xgrad::optim::Optimizer* optimizer, NonFinite non_finite) {
   const json manifest = read_manifest(dir);
   const std::string manifest_path = join(dir, kManifestName);
   std::map<std::string, json> entries;
@@ -263,53 +441,51 @@ void load_parameters(const std::string& dir, const Model& model, NonFinite non_f
   } catch (const json::exception& e) {
     throw CheckpointError(manifest_path + ": bad \"parameters\" list (" + printable_bytes(e.what()) + ")");
   }
-  const std::vector<Model::Parameter> parameters = model.parameters();
+  const std::vector<LanguageModel::Parameter> parameters = model.parameters();
   if (entries.size() != parameters.size()) {
     throw CheckpointError(manifest_path + ": lists " + std::to_string(entries.size()) + " parameters, the model has " +
                           std::to_string(parameters.size()));
   }
   // Read and check everything first, then assign: a bad file changes nothing.
   std::vector<Array> values;
-  for (const Model::Parameter& p : parameters) {
+  for (const LanguageModel::Parameter& p : parameters) {
     const auto found = entries.find(p.name);
     if (found == entries.end()) throw CheckpointError(manifest_path + ": no entry for parameter " + p.name);
-    const json& entry = found->second;
-    std::string file, dtype, sum;
+    const Shape shape = p.tensor.shape();
+    values.push_back(read_entry(dir, found->second, "parameter " + p.name, &shape, non_finite));
+  }
+  if (optimizer && manifest.contains("optimizer")) {
+    xgrad::optim::OptimizerState state;
     try {
-      file = entry.at("file").get<std::string>();
-      dtype = entry.at("dtype").get<std::string>();
-      sum = entry.at("fnv1a64").get<std::string>();
+      const json& o = manifest["optimizer"];
+      state.kind = o.at("kind").get<std::string>();
+      state.step = static_cast<std::size_t>(whole_field(o, "step", 0, limits::kMaxTotalSteps, manifest_path));
+      for (const json& entry : o.at("arrays")) {
+        const std::string name = entry.at("name").get<std::string>();
+        state.arrays.emplace_back(name, read_entry(dir, entry, "optimizer state " + name, nullptr, non_finite));
+      }
     } catch (const json::exception& e) {
-      throw CheckpointError(manifest_path + ": bad entry for " + p.name + " (" + printable_bytes(e.what()) + ")");
+      throw CheckpointError(manifest_path + ": bad \"optimizer\" entry (" + printable_bytes(e.what()) + ")");
     }
-    if (file.find('/') != std::string::npos || file.empty()) {
-      throw CheckpointError(manifest_path + ": file name \"" + printable_bytes(file) + "\" for " + p.name +
-                            " is not a plain name");
-    }
-    if (dtype != "<f4") {
-      throw CheckpointError(manifest_path + ": " + p.name + " has dtype " + printable_bytes(dtype) + ", expected <f4");
-    }
-    const std::string path = join(dir, file);
-    if (!fs::exists(path)) {
-      throw CheckpointError("checkpoint " + dir + " is missing " + printable_bytes(file) + " (parameter " + p.name + ")");
-    }
-    Array value;
     try {
-      value = xgrad::npy::load(path, p.tensor.shape());
-    } catch (const xgrad::npy::NpyError& e) {
-      throw CheckpointError(std::string("cannot load parameter ") + p.name + ": " + e.what());
+      optimizer->load_state(state);  // validates the whole state before it changes anything
+    } catch (const std::exception& e) {
+      throw CheckpointError("checkpoint " + dir + ": the optimizer state does not fit this run (" +
+                            printable_bytes(e.what()) + ")");
     }
-    if (checksum(value) != sum) {
-      throw CheckpointError(path + ": its data does not match the checksum in " + kManifestName +
-                            " (an interrupted save, or a file replaced by hand?)");
-    }
-    if (const auto at = first_non_finite(value); at && non_finite == NonFinite::refuse) {
-      throw CheckpointError("checkpoint " + dir + ": parameter " + non_finite_text(p.name, value, *at) +
-                            "; pass --allow-non-finite to load it anyway");
-    }
-    values.push_back(std::move(value));
   }
   for (std::size_t i = 0; i < parameters.size(); ++i) parameters[i].tensor.mutable_value() = std::move(values[i]);
+}
+
+}  // namespace
+
+void load_parameters(const std::string& dir, const LanguageModel& model, NonFinite non_finite) {
+  load(dir, model, nullptr, non_finite);
+}
+
+void load_checkpoint(const std::string& dir, const LanguageModel& model, xgrad::optim::Optimizer& optimizer,
+                     NonFinite non_finite) {
+  load(dir, model, &optimizer, non_finite);
 }
 
 }  // namespace next_token

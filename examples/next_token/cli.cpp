@@ -8,6 +8,7 @@
 #include <limits>
 #include <optional>
 #include <ostream>
+#include <sstream>
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wshadow"
@@ -23,7 +24,8 @@
 #include "corpus.hpp"
 #include "inspect.hpp"
 #include "limits.hpp"
-#include "model.hpp"
+#include "language_model.hpp"
+#include "optimizer_choice.hpp"
 #include "output_paths.hpp"
 #include "plot.hpp"
 #include "progress.hpp"
@@ -39,11 +41,19 @@ namespace {
 
 namespace lim = limits;
 
+// The transformer's default run length: see README.md (next_token) for the runs behind it.
+constexpr std::size_t kTransformerSteps = 3000;
+
 struct Options {
   std::string corpus = XGRAD_DEFAULT_CORPUS;
   std::string tokens = "byte";
   std::size_t vocab_size = 2000;
-  ModelConfig model;
+  std::string model_kind = "mlp";
+  ModelConfig model;               // the MLP's flags (and the shared --context, --embed-dim)
+  TransformerConfig transformer;   // --layers, --heads, --dropout
+  ModelSpec spec;                  // what is built, from the flags above and the defaults
+  std::string optimizer = "sgd";
+  std::string schedule = "linear";
   TrainOptions train;
   double validation_fraction = 0.1;
   std::int64_t seed = 0;
@@ -101,6 +111,7 @@ void build_parser(CLI::App& app, Options& o) {
       "written; 2 for bad flags; 3 when a check fails or training diverged (then nothing is saved).\n"
       "Examples:\n"
       "  next_token                                   train on the shipped Genesis text (bytes)\n"
+      "  next_token --model transformer               a 2-block GPT on the same text (AdamW, cosine)\n"
       "  next_token --tokens word --steps 3000 --plot plots --save ckpt\n"
       "  next_token --load ckpt --steps 0 --samples 5 --temperature 0.6");
 
@@ -114,30 +125,71 @@ void build_parser(CLI::App& app, Options& o) {
                                                "(the most frequent words; ties in byte order); with --tokens bpe: "
                                                "V exactly, in [256, 65536] (default 512)")
       ->transform(whole_number(lim::kMinVocab, lim::kMaxVocab));
-  app.add_option("--context", o.model.context, "C: previous tokens the model sees (1 with --hidden 0 is the bigram model)")
-      ->transform(whole_number(1, lim::kMaxContext));
-  app.add_option("--embed-dim", o.model.embed_dim, "D: embedding width")->transform(whole_number(1, lim::kMaxEmbedDim));
-  app.add_option("--hidden", o.model.hidden, "H: width of the tanh layer; 0 for none")
+  app.add_option("--model", o.model_kind, "mlp: the context-window MLP; transformer: a pre-norm GPT (GPT-2 layout)")
+      ->check(CLI::IsMember({"mlp", "transformer"}));
+  app.add_option("--context", o.model.context, "C: previous tokens the MLP sees (1 with --hidden 0 is the bigram model, "
+                                               "at most 64); the transformer's block size T")
+      ->transform(whole_number(1, lim::kMaxBlock))
+      ->default_str("3 (mlp), 64 (transformer)");
+  app.add_option("--embed-dim", o.model.embed_dim, "D: embedding width (the transformer's residual width C)")
+      ->transform(whole_number(1, lim::kMaxEmbedDim))
+      ->default_str("16 (mlp), 128 (transformer)");
+  app.add_option("--hidden", o.model.hidden, "mlp: H, width of the tanh layer; 0 for none")
       ->transform(whole_number(0, lim::kMaxHidden));
-  app.add_flag("--tie", o.model.tie, "tie weights: the output layer is Embed.attend (the table scores every next token); default: off");
+  app.add_flag("--tie", o.model.tie, "mlp: tie weights: the output layer is Embed.attend (the table scores every next token); default: off");
+  app.add_option("--layers", o.transformer.layers, "transformer: L, blocks (attention + MLP, pre-norm)")
+      ->transform(whole_number(1, lim::kMaxLayers));
+  app.add_option("--heads", o.transformer.heads, "transformer: H, attention heads (must divide --embed-dim)")
+      ->transform(whole_number(1, lim::kMaxHeads));
+  app.add_option("--dropout", o.transformer.dropout, "transformer: dropout rate after attention and in the residual branches")
+      ->check(finite_range(0.0, 0.9));
 
   app.add_option("--steps", o.train.steps, "training steps; 0 only evaluates and samples (e.g. with --load)")
-      ->transform(whole_number(0, lim::kMaxSteps));
-  app.add_option("--batch-size", o.train.batch, "B: windows (predicted tokens) per step")
-      ->transform(whole_number(1, lim::kMaxBatch));
-  app.add_option("--lr", o.train.lr, "learning rate at the first step")->check(finite_range(1e-9, 1e3));
-  app.add_option("--lr-final", o.train.lr_final, "learning rate at the last step, linear decay in between (only --lr given: a twentieth of it)")
-      ->check(finite_range(0.0, 1e3));
+      ->transform(whole_number(0, lim::kMaxSteps))
+      ->default_str("8000 (mlp), " + std::to_string(kTransformerSteps) + " (transformer)");
+  app.add_option("--batch-size", o.train.batch, "B: windows per step (B predicted tokens for the MLP, B x T for the transformer)")
+      ->transform(whole_number(1, lim::kMaxBatch))
+      ->default_str("256 (mlp), 32 (transformer)");
+  app.add_option("--optimizer", o.optimizer, "sgd (momentum, weight decay) or adamw (betas 0.9/0.99, eps 1e-8, decoupled "
+                                             "weight decay on 2-D weights); both lazy on the token table's rows")
+      ->check(CLI::IsMember({"sgd", "adamw"}))
+      ->default_str("sgd (mlp), adamw (transformer)");
+  app.add_option("--schedule", o.schedule, "linear: lr -> lr-final in a straight line; cosine: --warmup steps up to lr, "
+                                           "then a half cosine down to lr-final")
+      ->check(CLI::IsMember({"linear", "cosine"}))
+      ->default_str("linear (mlp), cosine (transformer)");
+  app.add_option("--lr", o.train.lr, "learning rate at the first step (after warmup)")
+      ->check(finite_range(1e-9, 1e3))
+      ->default_str("1 (mlp), 0.003 (transformer)");
+  app.add_option("--lr-final", o.train.lr_final, "learning rate at the last step (only --lr given: a twentieth of it "
+                                                 "(mlp), a tenth (transformer))")
+      ->check(finite_range(0.0, 1e3))
+      ->default_str("0.05 (mlp), 0.0003 (transformer)");
+  app.add_option("--warmup", o.train.warmup, "cosine schedule: steps of linear warmup from lr/warmup to lr")
+      ->transform(whole_number(0, lim::kMaxSteps))
+      ->default_str("0 (mlp), 100 (transformer)");
+  app.add_option("--schedule-steps", o.train.schedule_steps, "steps the schedule spans, counted from the model's first "
+                                                              "step: give the planned total to train it in parts with "
+                                                              "--save/--load (0: this run's last step, or the loaded one's plan)")
+      ->transform(whole_number(0, lim::kMaxTotalSteps));
   app.add_option("--momentum", o.train.momentum, "SGD momentum, in [0, 1) (lazy on the table's rows)")
       ->check(finite_range(0.0, 0.999));
-  app.add_option("--weight-decay", o.train.weight_decay, "SGD weight decay (lazy on the table's rows)")
-      ->check(finite_range(0.0, 1.0));
+  app.add_option("--weight-decay", o.train.weight_decay, "SGD: weight decay in the gradient; AdamW: decoupled, on 2-D "
+                                                         "weights only (both lazy on the table's rows)")
+      ->check(finite_range(0.0, 1.0))
+      ->default_str("0 (mlp), 0.1 (transformer)");
+  app.add_option("--clip", o.train.clip, "clip the global gradient norm to this (0: no clipping; the norm is shown either way)")
+      ->check(finite_range(0.0, 1e6))
+      ->default_str("0 (mlp), 1 (transformer)");
   app.add_option("--validation-fraction", o.validation_fraction, "share of the corpus (its end) held out for validation")
       ->check(finite_range(0.01, 0.5));
   app.add_option("--eval-every", o.train.eval_every, "steps between loss measurements, plus early ones at 1/8, 1/4 and 1/2 of it (0: only at start and end)")
-      ->transform(whole_number(0, lim::kMaxSteps));
-  app.add_option("--eval-windows", o.train.eval_windows, "windows of each split a loss is measured on (evenly spaced)")
-      ->transform(whole_number(1, 100000000));
+      ->transform(whole_number(0, lim::kMaxSteps))
+      ->default_str("1000 (mlp), 500 (transformer)");
+  app.add_option("--eval-windows", o.train.eval_windows, "windows of each split a loss is measured on (evenly spaced; "
+                                                         "the transformer's predict T tokens each)")
+      ->transform(whole_number(1, 100000000))
+      ->default_str("20000 (mlp), 512 (transformer)");
   app.add_option("--seed", o.seed, "seed of the whole run: parameters (jax.random.PRNGKey(seed), Flax's keys), "
                                    "batches and samples")
       ->transform(whole_number(0, lim::kMaxSeed));
@@ -176,38 +228,156 @@ void check_paths(const CLI::App& app, const Options& o) {
   }
 }
 
-// Parameters, their gradients and copies (the initial table, momentum), and a batch's
-// activations and their gradients (a loss is measured on up to 1024 windows at once), in
-// bytes: refused before the model is built when the machine cannot hold them.
-void check_model_fits(const ModelConfig& c, std::size_t batch) {
-  const long double C = c.context, D = c.embed_dim, H = c.hidden, V = c.vocab;
-  const long double dense_in = c.hidden > 0 ? H : C * D;
-  const long double output = c.tie ? D : V;
-  const long double parameters = V * D + (c.hidden > 0 ? C * D * H + H : 0) + dense_in * output + output;
-  const long double windows = std::max<long double>(batch, 1024);
-  const long double activations = windows * (C * D + H + output + V);
+// Parameters, their gradients and optimiser copies (the initial table, momentum or two
+// moments), and a batch's activations and their gradients (a loss is measured on up to
+// 4096 predictions at once), in bytes: refused before the model is built when the machine
+// cannot hold them.
+void check_model_fits(const ModelSpec& spec, std::size_t batch) {
+  long double parameters = 0, activations = 0;
+  if (spec.kind == ModelKind::mlp) {
+    const ModelConfig& c = spec.mlp;
+    const long double C = c.context, D = c.embed_dim, H = c.hidden, V = c.vocab;
+    const long double dense_in = c.hidden > 0 ? H : C * D;
+    const long double output = c.tie ? D : V;
+    parameters = V * D + (c.hidden > 0 ? C * D * H + H : 0) + dense_in * output + output;
+    activations = std::max<long double>(batch, 4096) * (C * D + H + output + V);
+  } else {
+    const TransformerConfig& c = spec.transformer;
+    const long double T = c.context, C = c.embed_dim, L = c.layers, H = c.heads, V = c.vocab;
+    parameters = 2 * V * C + T * C + L * (12 * C * C + 13 * C) + 2 * C;
+    // Per position and block: layer norms, qkv, attention weights over T, projections, the 4C MLP.
+    activations = std::max<long double>(batch * T, 4096) * (L * (20 * C + 2 * H * T) + 3 * V);
+  }
   const std::string problem = examples::allocation_problem(
-      "the model (" + describe(c) + ") with a batch of " + std::to_string(batch),
-      (parameters * 4 + activations * 3) * sizeof(float));
+      "the model (" + describe(spec) + ") with a batch of " + std::to_string(batch),
+      (parameters * 5 + activations * 3) * sizeof(float));
   if (!problem.empty()) throw UsageError(problem + "; choose a smaller model or --batch-size");
 }
 
+bool given(const CLI::App& app, const char* flag) { return app.get_option(flag)->count() > 0; }
+
 // With --load, model flags given on the command line must agree with the checkpoint.
 void check_against_checkpoint(const CLI::App& app, const Options& o, const CheckpointInfo& info) {
-  const auto given = [&](const char* flag) { return app.get_option(flag)->count() > 0; };
   const auto conflict = [&](const char* flag, const std::string& ours, const std::string& theirs) {
     throw UsageError(std::string(flag) + (ours.empty() ? "" : " " + ours) + " conflicts with the checkpoint in " + o.load + " (" + theirs +
                      "); leave it out when loading");
   };
-  const ModelConfig& c = info.config;
-  if (given("--tokens") && o.tokens != token_kind_name(info.vocabulary.kind())) {
+  const auto check_size = [&](const char* flag, std::size_t ours, std::size_t theirs, const char* name) {
+    if (given(app, flag) && ours != theirs) conflict(flag, std::to_string(ours), std::string(name) + " " + std::to_string(theirs));
+  };
+  const ModelSpec& spec = info.spec;
+  if (given(app, "--tokens") && o.tokens != token_kind_name(info.vocabulary.kind())) {
     conflict("--tokens", o.tokens, std::string("tokens ") + token_kind_name(info.vocabulary.kind()));
   }
-  if (given("--context") && o.model.context != c.context) conflict("--context", std::to_string(o.model.context), "context " + std::to_string(c.context));
-  if (given("--embed-dim") && o.model.embed_dim != c.embed_dim) conflict("--embed-dim", std::to_string(o.model.embed_dim), "embed_dim " + std::to_string(c.embed_dim));
-  if (given("--hidden") && o.model.hidden != c.hidden) conflict("--hidden", std::to_string(o.model.hidden), "hidden " + std::to_string(c.hidden));
-  if (given("--tie") && o.model.tie != c.tie) conflict("--tie", "", c.tie ? "tied" : "not tied");
-  if (given("--vocab-size")) throw UsageError("--vocab-size cannot change a loaded checkpoint's vocabulary; leave it out");
+  if (given(app, "--model") && o.model_kind != model_kind_name(spec.kind)) {
+    conflict("--model", o.model_kind, std::string("model ") + model_kind_name(spec.kind));
+  }
+  check_size("--context", o.model.context, spec.context(), "context");
+  if (spec.kind == ModelKind::mlp) {
+    const ModelConfig& c = spec.mlp;
+    check_size("--embed-dim", o.model.embed_dim, c.embed_dim, "embed_dim");
+    check_size("--hidden", o.model.hidden, c.hidden, "hidden");
+    if (given(app, "--tie") && o.model.tie != c.tie) conflict("--tie", "", c.tie ? "tied" : "not tied");
+  } else {
+    const TransformerConfig& c = spec.transformer;
+    check_size("--embed-dim", o.model.embed_dim, c.embed_dim, "embed_dim");
+    check_size("--layers", o.transformer.layers, c.layers, "layers");
+    check_size("--heads", o.transformer.heads, c.heads, "heads");
+  }
+  if (given(app, "--vocab-size")) throw UsageError("--vocab-size cannot change a loaded checkpoint's vocabulary; leave it out");
+  if (info.training && info.has_optimizer_state && given(app, "--optimizer") &&
+      o.optimizer != optimizer_kind_name(info.training->optimizer)) {
+    conflict("--optimizer", o.optimizer,
+             std::string("its optimizer state is ") + optimizer_kind_name(info.training->optimizer) + "'s");
+  }
+}
+
+// Fills in every flag not given: the loaded checkpoint's model and training settings, else
+// the model kind's defaults. Then checks the combinations.
+void resolve_options(const CLI::App& app, Options& o, const CheckpointInfo* info) {
+  const bool transformer = info ? info->spec.kind == ModelKind::transformer : o.model_kind == "transformer";
+  o.model_kind = transformer ? "transformer" : "mlp";
+  const auto flag = [&](const char* name) { return given(app, name); };
+  const std::vector<const char*> mlp_only{"--hidden", "--tie"};
+  const std::vector<const char*> transformer_only{"--layers", "--heads", "--dropout"};
+  for (const char* name : transformer ? mlp_only : transformer_only) {
+    if (flag(name)) throw UsageError(std::string(name) + " applies to --model " + (transformer ? "mlp" : "transformer") + " only");
+  }
+
+  // Training settings: the checkpoint's where it has them, else the model's defaults.
+  TrainOptions defaults;
+  if (transformer) {
+    defaults.steps = kTransformerSteps;
+    defaults.batch = 32;
+    defaults.optimizer = OptimizerKind::adamw;
+    defaults.schedule = ScheduleKind::cosine;
+    defaults.lr = 3e-3f;
+    defaults.lr_final = 3e-4f;
+    defaults.warmup = 100;
+    defaults.weight_decay = 0.1f;
+    defaults.clip = 1.0f;
+    defaults.eval_every = 500;
+    defaults.eval_windows = 512;
+  }
+  if (info && info->training) {
+    const TrainOptions& t = *info->training;
+    defaults.batch = t.batch;
+    defaults.optimizer = t.optimizer;
+    defaults.schedule = t.schedule;
+    defaults.lr = t.lr;
+    defaults.lr_final = t.lr_final;
+    defaults.warmup = t.warmup;
+    defaults.momentum = t.momentum;
+    defaults.weight_decay = t.weight_decay;
+    defaults.beta1 = t.beta1;
+    defaults.beta2 = t.beta2;
+    defaults.eps = t.eps;
+    defaults.clip = t.clip;
+  }
+  TrainOptions& t = o.train;
+  if (!flag("--steps")) t.steps = defaults.steps;
+  if (!flag("--batch-size")) t.batch = defaults.batch;
+  t.optimizer = flag("--optimizer") ? (o.optimizer == "sgd" ? OptimizerKind::sgd : OptimizerKind::adamw) : defaults.optimizer;
+  t.schedule = flag("--schedule") ? (o.schedule == "linear" ? ScheduleKind::linear : ScheduleKind::cosine) : defaults.schedule;
+  if (!flag("--lr")) t.lr = defaults.lr;
+  if (!flag("--lr-final")) {
+    // The default schedule's shape (1 -> 0.05, or 3e-3 -> 3e-4) for any --lr.
+    t.lr_final = flag("--lr") ? t.lr * (defaults.lr_final / defaults.lr) : defaults.lr_final;
+  }
+  if (!flag("--warmup")) t.warmup = t.schedule == ScheduleKind::cosine ? defaults.warmup : 0;
+  if (!flag("--momentum")) t.momentum = defaults.momentum;
+  if (!flag("--weight-decay")) t.weight_decay = defaults.weight_decay;
+  t.beta1 = defaults.beta1;
+  t.beta2 = defaults.beta2;
+  t.eps = defaults.eps;
+  if (!flag("--clip")) t.clip = defaults.clip;
+  if (!flag("--eval-every")) t.eval_every = defaults.eval_every;
+  if (!flag("--eval-windows")) t.eval_windows = defaults.eval_windows;
+  if (t.optimizer == OptimizerKind::adamw && t.momentum > 0.0f) {
+    throw UsageError("--momentum applies to --optimizer sgd only (AdamW's betas are 0.9 and 0.99)");
+  }
+  if (t.schedule == ScheduleKind::linear && t.warmup > 0) throw UsageError("--warmup applies to --schedule cosine only");
+
+  // The model.
+  if (info) {
+    o.spec = info->spec;
+  } else if (transformer) {
+    o.spec.kind = ModelKind::transformer;
+    o.spec.transformer = o.transformer;
+    o.spec.transformer.context = flag("--context") ? o.model.context : 64;
+    o.spec.transformer.embed_dim = flag("--embed-dim") ? o.model.embed_dim : 128;
+    if (o.spec.transformer.embed_dim % o.spec.transformer.heads != 0) {
+      throw UsageError("--heads " + std::to_string(o.spec.transformer.heads) + " does not divide --embed-dim " +
+                       std::to_string(o.spec.transformer.embed_dim));
+    }
+  } else {
+    if (o.model.context > static_cast<std::size_t>(lim::kMaxContext)) {
+      throw UsageError("--context " + std::to_string(o.model.context) + " is more than the MLP's largest window (" +
+                       std::to_string(lim::kMaxContext) + ")");
+    }
+    o.spec.kind = ModelKind::mlp;
+    o.spec.mlp = o.model;
+  }
 }
 
 // Default prompts: the first C tokens of a line of the training text (bytes), or of a
@@ -242,19 +412,30 @@ void write_output(bool& failed, std::ostream& err, const std::function<void()>& 
   }
 }
 
+// "AdamW lr 0.003 -> 0.0003 (warmup 100, cosine over 3000 steps), weight decay 0.1, clip 1"
+std::string describe_training(const TrainOptions& t) {
+  std::ostringstream text;
+  text << (t.optimizer == OptimizerKind::sgd ? "SGD" : "AdamW") << " lr " << t.lr << " -> " << t.lr_final << " (";
+  if (t.schedule == ScheduleKind::cosine) text << "warmup " << t.warmup << ", cosine";
+  else text << "linear";
+  text << " over " << t.total_schedule_steps() << " steps)";
+  if (t.optimizer == OptimizerKind::adamw) text << ", betas " << t.beta1 << "/" << t.beta2;
+  if (t.momentum > 0) text << ", momentum " << t.momentum;
+  if (t.weight_decay > 0) text << ", weight decay " << t.weight_decay;
+  if (t.clip > 0) text << ", clip " << t.clip;
+  return text.str();
+}
+
 int run_parsed(const CLI::App& app, Options o, std::ostream& out, std::ostream& err, bool interactive) {
   const auto start = std::chrono::steady_clock::now();
   const bool word_tokens = o.tokens == "word";
   const bool bpe_tokens = o.tokens == "bpe";
-  if (app.get_option("--vocab-size")->count() > 0 && !word_tokens && !bpe_tokens && o.load.empty()) {
+  if (given(app, "--vocab-size") && !word_tokens && !bpe_tokens && o.load.empty()) {
     throw UsageError("--vocab-size applies to --tokens word or bpe only (byte tokens always have V = 256)");
   }
-  if (bpe_tokens && app.get_option("--vocab-size")->count() == 0) o.vocab_size = 512;
+  if (bpe_tokens && !given(app, "--vocab-size")) o.vocab_size = 512;
   if (bpe_tokens && !bpe::vocab_size_problem(o.vocab_size).empty()) {
     throw UsageError("--vocab-size " + std::to_string(o.vocab_size) + ": " + bpe::vocab_size_problem(o.vocab_size));
-  }
-  if (app.get_option("--lr-final")->count() == 0 && app.get_option("--lr")->count() > 0) {
-    o.train.lr_final = o.train.lr / 20.0f;  // the default schedule's shape (1 -> 0.05) for any --lr
   }
   check_paths(app, o);
   xgrad::set_num_threads(static_cast<std::size_t>(o.threads));
@@ -265,8 +446,22 @@ int run_parsed(const CLI::App& app, Options o, std::ostream& out, std::ostream& 
   if (!o.load.empty()) {
     info = read_checkpoint_info(o.load);
     check_against_checkpoint(app, o, *info);
-    o.model = info->config;
     o.train.first_step = info->step;
+    o.train.sampler_state = info->sampler_state;
+  }
+  resolve_options(app, o, info ? &*info : nullptr);
+  // A resumed run continues the saved schedule, stretched to this run's end if it goes further.
+  if (!given(app, "--schedule-steps")) {
+    const std::size_t planned = info && info->training ? info->training->schedule_steps : 0;
+    o.train.schedule_steps = std::max(planned, o.train.first_step + o.train.steps);
+  }
+  if (o.train.steps > 0 && o.train.warmup >= o.train.total_schedule_steps()) {
+    throw UsageError("--warmup " + std::to_string(o.train.warmup) + " leaves nothing of the schedule's " +
+                     std::to_string(o.train.total_schedule_steps()) + " steps; give fewer warmup steps");
+  }
+  if (o.train.schedule == ScheduleKind::cosine && o.train.lr_final > o.train.lr) {
+    throw UsageError("--lr-final " + std::to_string(o.train.lr_final) + " is above --lr " + std::to_string(o.train.lr) +
+                     " (the cosine schedule decays)");
   }
   const auto bpe_start = std::chrono::steady_clock::now();
   const auto fresh_bpe = [&] {
@@ -281,31 +476,50 @@ int run_parsed(const CLI::App& app, Options o, std::ostream& out, std::ostream& 
                                 : word_tokens ? Vocabulary::words_from_text(text, o.vocab_size)
                                               : Vocabulary::bytes();
   const double bpe_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - bpe_start).count();
-  o.model.vocab = vocabulary.size();
+  o.spec.set_vocab(vocabulary.size());
   o.train.seed = static_cast<std::uint64_t>(o.seed);
-  const Split split = split_corpus(text, vocabulary, o.validation_fraction, o.model.context, o.corpus);
+  const std::size_t context = o.spec.context();
+  const Split split = split_corpus(text, vocabulary, o.validation_fraction, context, o.corpus);
+
+  check_model_fits(o.spec, o.train.batch);
+  std::unique_ptr<LanguageModel> model_owner;
+  try {
+    model_owner = make_model(o.spec, o.seed);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
+  const LanguageModel& model = *model_owner;
   std::vector<std::int32_t> prompt_ids;
   if (!o.prompt.empty()) {
     check_text(o.prompt, "--prompt");
     prompt_ids = vocabulary.encode(o.prompt);
-    if (prompt_ids.size() < o.model.context) {
+    if (prompt_ids.size() < model.min_context()) {
       throw UsageError("--prompt \"" + o.prompt + "\" has " + std::to_string(prompt_ids.size()) +
-                       " tokens; the model's context needs at least " + std::to_string(o.model.context));
+                       " tokens; the model's context needs at least " + std::to_string(model.min_context()));
     }
   }
-
-  check_model_fits(o.model, o.train.batch);
-  const Model model(o.model, o.seed);
+  std::unique_ptr<xgrad::optim::Optimizer> optimizer;
+  try {
+    optimizer = make_optimizer(model.tensors(), o.train);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
   RunSummary summary;
-  summary.init = "Flax keys (Embed_0, Dense_0, Dense_1) from jax.random.PRNGKey(" + std::to_string(o.seed) + ")";
+  summary.init = o.spec.kind == ModelKind::mlp
+                     ? "Flax keys (Embed_0, Dense_0, Dense_1) from jax.random.PRNGKey(" + std::to_string(o.seed) + ")"
+                     : "GPT-2 initialisation from jax.random.PRNGKey(" + std::to_string(o.seed) + ")";
   if (info) {
-    load_parameters(o.load, model, o.allow_non_finite ? NonFinite::allow : NonFinite::refuse);
+    load_checkpoint(o.load, model, *optimizer, o.allow_non_finite ? NonFinite::allow : NonFinite::refuse);
     summary.init = "loaded from " + o.load + " (step " + std::to_string(info->step) + ")";
+    if (!info->has_optimizer_state && o.train.steps > 0 && !o.quiet) {
+      out << "note: " << o.load << " holds no optimizer state or batch position (manifest version " << info->version
+          << "): training continues from fresh optimizer state\n";
+    }
   }
   summary.corpus = o.corpus;
   summary.corpus_bytes = text.size();
   summary.tokens = vocabulary.kind();
-  summary.model = o.model;
+  summary.model = o.spec;
   summary.parameter_count = model.parameter_count();
   summary.options = o.train;
   summary.train_tokens = split.train.size();
@@ -318,7 +532,7 @@ int run_parsed(const CLI::App& app, Options o, std::ostream& out, std::ostream& 
   summary.temperature = o.temperature;
 
   if (!o.quiet) {
-    out << "next_token: " << token_kind_name(vocabulary.kind()) << " tokens (V = " << o.model.vocab << ") from "
+    out << "next_token: " << token_kind_name(vocabulary.kind()) << " tokens (V = " << o.spec.vocab() << ") from "
         << o.corpus << " (" << group(text.size()) << " bytes; " << group(split.train.size()) << " train, "
         << group(split.validation.size()) << " validation tokens"
         << (summary.unknown_tokens ? "; " + group(summary.unknown_tokens) + " <unk>" : std::string()) << ")\n";
@@ -326,29 +540,28 @@ int run_parsed(const CLI::App& app, Options o, std::ostream& out, std::ostream& 
       out << "bpe: " << vocabulary.merges().size() << " merges trained on the " << group(split.train_bytes)
           << " training bytes in " << std::lround(bpe_seconds * 1000) << " ms\n";
     }
-    out << "model: " << describe(o.model) << "; " << group(summary.parameter_count) << " parameters, " << summary.init
+    out << "model: " << describe(o.spec) << "; " << group(summary.parameter_count) << " parameters, " << summary.init
         << "\n";
-    out << "training: " << o.train.steps << " steps of " << o.train.batch << " windows, SGD lr " << o.train.lr << " -> "
-        << o.train.lr_final;
-    if (o.train.momentum > 0) out << ", momentum " << o.train.momentum;
-    if (o.train.weight_decay > 0) out << ", weight decay " << o.train.weight_decay;
-    out << ", seed " << o.seed << std::endl;
+    out << "training: " << o.train.steps << " steps of " << o.train.batch << " windows";
+    if (model.predictions_per_window() > 1) out << " x " << model.predictions_per_window() << " tokens";
+    out << ", " << describe_training(o.train) << ", seed " << o.seed << ", " << o.threads
+        << (o.threads == 1 ? " thread" : " threads") << std::endl;
   }
 
   ProgressPrinter progress(out, o.quiet ? ProgressPrinter::Mode::quiet
                                         : interactive ? ProgressPrinter::Mode::terminal : ProgressPrinter::Mode::log);
   std::vector<std::pair<std::string, xgrad::Tensor>> named;
   std::vector<std::string> labels;
-  for (const Model::Parameter& p : model.parameters()) named.emplace_back(p.name, p.tensor);
+  for (const LanguageModel::Parameter& p : model.parameters()) named.emplace_back(p.name, p.tensor);
   for (std::size_t id = 0; id < vocabulary.size(); ++id) labels.push_back(vocabulary.label(static_cast<std::int32_t>(id)));
   progress.show_bits_per_byte(split);
-  StepInspector inspector(progress, o.inspect, std::move(named), std::move(labels), describe(o.model),
+  StepInspector inspector(progress, o.inspect, std::move(named), std::move(labels), describe(o.spec),
                           std::max<std::size_t>(1, o.train.steps / 100));
-  summary.result = train(model, split, o.train, inspector);
+  summary.result = train(model, *optimizer, split, o.train, inspector);
   progress.finish();
 
   const TrainResult& result = summary.result;
-  summary.rows = check_rows(result.initial_table, model.embed().embedding().value(), result.seen, o.model.tie);
+  summary.rows = check_rows(result.initial_table, model.token_table().value(), result.seen, model.dense_table_gradient());
   summary.learning_check_applies = !info && o.train.steps > 0;
   summary.learning_passed = clearly_below(summary.val_loss(), summary.initial_loss()) && !summary.diverged();
 
@@ -358,9 +571,12 @@ int run_parsed(const CLI::App& app, Options o, std::ostream& out, std::ostream& 
                              : vocabulary.kind() == TokenKind::byte ? 200
                              : vocabulary.kind() == TokenKind::bpe  ? 80
                                                                     : 40;
+  // The MLP needs its whole window; the transformer starts from a short prompt, so most of
+  // the sample is its own.
+  const std::size_t prompt_length = model.kind() == ModelKind::mlp ? context : std::min<std::size_t>(context, 16);
   for (std::size_t i = 0; i < o.samples; ++i) {
     const std::vector<std::int32_t> prompt =
-        prompt_ids.empty() ? pick_prompt(split.train, o.model.context, vocabulary.kind(), sample_rng) : prompt_ids;
+        prompt_ids.empty() ? pick_prompt(split.train, prompt_length, vocabulary.kind(), sample_rng) : prompt_ids;
     // Byte-level samples can be invalid UTF-8; keep them printable (and valid in --json).
     summary.samples.push_back(printable(vocabulary.decode(generate(model, prompt, length, o.temperature, sample_rng))));
   }
@@ -376,7 +592,13 @@ int run_parsed(const CLI::App& app, Options o, std::ostream& out, std::ostream& 
         << " is unchanged\n";
   } else if (!o.save.empty()) {
     write_output(write_failed, err, [&] {
-      save_checkpoint(o.save, model, vocabulary, last_step, static_cast<std::uint64_t>(o.seed),
+      TrainingState state;
+      state.step = last_step;
+      state.seed = static_cast<std::uint64_t>(o.seed);
+      state.sampler_state = result.sampler_state;
+      state.training = o.train;
+      state.optimizer = optimizer->state();
+      save_checkpoint(o.save, model, vocabulary, state,
                       {{"val_loss", summary.val_loss()}, {"final_loss", summary.final_loss()}, {"corpus", o.corpus}});
       if (!o.quiet) out << "checkpoint: " << o.save << " (step " << last_step << ")\n";
     });
@@ -384,7 +606,7 @@ int run_parsed(const CLI::App& app, Options o, std::ostream& out, std::ostream& 
   if (!o.plot.empty()) {
     write_output(write_failed, err, [&] {
       const std::vector<std::string> files =
-          write_plots(o.plot, summary, vocabulary, result.initial_table, model.embed().embedding().value());
+          write_plots(o.plot, summary, vocabulary, result.initial_table, model.token_table().value());
       if (!o.quiet) out << "plots: " << files[0] << ", " << files[1] << "\n";
     });
   }
@@ -405,8 +627,8 @@ int run_parsed(const CLI::App& app, Options o, std::ostream& out, std::ostream& 
 namespace {
 
 int run_reporting_errors(int argc, const char* const* argv, std::ostream& out, std::ostream& err, bool interactive) {
-  CLI::App app("next_token: train a toy language model (a context-window MLP over xgrad) and see that an\n"
-               "embedding only moves the rows it was fed.",
+  CLI::App app("next_token: train a toy language model (a context-window MLP or a small GPT over xgrad) and\n"
+               "see that an embedding only moves the rows it was fed.",
                "next_token");
   Options options;
   build_parser(app, options);

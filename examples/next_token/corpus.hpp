@@ -112,6 +112,7 @@ class Rng {
  public:
   explicit Rng(std::uint64_t seed) : state_(seed) {}
   std::uint64_t next();
+  std::uint64_t state() const { return state_; }  // Rng(state()) continues this stream exactly
   std::uint64_t below(std::uint64_t bound);  // uniform in [0, bound), unbiased; bound > 0
   double uniform();                          // uniform in [0, 1), 53 bits
 

@@ -44,14 +44,15 @@ void StepInspector::on_backward(std::size_t done, const xgrad::Tape& tape) {
   inner_.on_backward(done, tape);
 }
 
-void StepInspector::on_step(std::size_t done, std::size_t total, float loss, double tokens_per_second, double eta) {
+void StepInspector::on_step(std::size_t done, std::size_t total, float loss, float grad_norm,
+                            double tokens_per_second, double eta) {
   if (stats_) stats_->after_update(done);
-  inner_.on_step(done, total, loss, tokens_per_second, eta);
+  inner_.on_step(done, total, loss, grad_norm, tokens_per_second, eta);
 }
 
-void StepInspector::on_eval(const CurvePoint& point, std::size_t done, std::size_t total, double tokens_per_second,
-                            double eta) {
-  inner_.on_eval(point, done, total, tokens_per_second, eta);
+void StepInspector::on_eval(const CurvePoint& point, std::size_t done, std::size_t total, float grad_norm,
+                            double tokens_per_second, double eta) {
+  inner_.on_eval(point, done, total, grad_norm, tokens_per_second, eta);
 }
 
 void StepInspector::print(std::ostream& out) const {

@@ -35,9 +35,10 @@ class StepInspector : public TrainObserver {
                 std::string model_description, std::size_t every);
 
   void on_backward(std::size_t done, const xgrad::Tape& tape) override;
-  void on_step(std::size_t done, std::size_t total, float loss, double tokens_per_second, double eta) override;
-  void on_eval(const CurvePoint& point, std::size_t done, std::size_t total, double tokens_per_second,
+  void on_step(std::size_t done, std::size_t total, float loss, float grad_norm, double tokens_per_second,
                double eta) override;
+  void on_eval(const CurvePoint& point, std::size_t done, std::size_t total, float grad_norm,
+               double tokens_per_second, double eta) override;
 
   // The stats table (with --stats).
   void print(std::ostream& out) const;

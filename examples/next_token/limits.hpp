@@ -8,7 +8,10 @@ namespace next_token::limits {
 
 constexpr std::int64_t kMinVocab = 2;            // <unk> and one word
 constexpr std::int64_t kMaxVocab = 1 << 20;
-constexpr std::int64_t kMaxContext = 64;
+constexpr std::int64_t kMaxContext = 64;        // the MLP's window
+constexpr std::int64_t kMaxBlock = 4096;         // the transformer's block size T
+constexpr std::int64_t kMaxLayers = 256;
+constexpr std::int64_t kMaxHeads = 256;
 constexpr std::int64_t kMaxEmbedDim = 4096;
 constexpr std::int64_t kMaxHidden = 16384;
 constexpr std::int64_t kMaxSteps = 100000000;    // in one run

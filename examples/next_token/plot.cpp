@@ -96,7 +96,7 @@ std::string loss_svg(const RunSummary& s) {
   std::ostringstream svg;
   svg << header(width, height, "next_token loss curves");
   svg << text(left, 24, "Loss while training (" + std::to_string(s.result.steps) + " steps, " +
-                            token_kind_name(s.tokens) + " tokens, V = " + std::to_string(s.model.vocab) + ")",
+                            token_kind_name(s.tokens) + " tokens, V = " + std::to_string(s.model.vocab()) + ")",
               "font-size=\"15\" font-weight=\"bold\"");
   for (const double t : ticks(0.0, y_max, 6)) {
     svg << "<line x1=\"" << left << "\" x2=\"" << left + plot_w << "\" y1=\"" << num(Y(t)) << "\" y2=\"" << num(Y(t))

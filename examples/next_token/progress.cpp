@@ -35,18 +35,19 @@ void ProgressPrinter::clear_line() {
   line_open_ = false;
 }
 
-void ProgressPrinter::on_step(std::size_t done, std::size_t total, float loss, double tokens_per_second, double eta) {
+void ProgressPrinter::on_step(std::size_t done, std::size_t total, float loss, float grad_norm,
+                              double tokens_per_second, double eta) {
   if (mode_ != Mode::terminal) return;
   const auto now = std::chrono::steady_clock::now();
   if (done != total && now - last_draw_ < std::chrono::milliseconds(100)) return;
   last_draw_ = now;
-  out_ << "\r\033[Kstep " << done << "/" << total << "  batch loss " << format("%.3f", loss) << "  "
-       << rate(tokens_per_second) << "  ETA " << duration(eta) << std::flush;
+  out_ << "\r\033[Kstep " << done << "/" << total << "  batch loss " << format("%.3f", loss) << "  grad norm "
+       << format("%.3f", grad_norm) << "  " << rate(tokens_per_second) << "  ETA " << duration(eta) << std::flush;
   line_open_ = true;
 }
 
-void ProgressPrinter::on_eval(const CurvePoint& point, std::size_t done, std::size_t total, double tokens_per_second,
-                              double eta) {
+void ProgressPrinter::on_eval(const CurvePoint& point, std::size_t done, std::size_t total, float grad_norm,
+                              double tokens_per_second, double eta) {
   if (mode_ == Mode::quiet) return;
   clear_line();
   out_ << "step " << point.step << (done == 0 ? " (before training)" : "") << "  train " << format("%.3f", point.train)
@@ -55,7 +56,7 @@ void ProgressPrinter::on_eval(const CurvePoint& point, std::size_t done, std::si
     out_ << " (" << format("%.3f", bits_per_byte(point.train, train_tokens_, train_bytes_)) << " / "
          << format("%.3f", bits_per_byte(point.validation, validation_tokens_, validation_bytes_)) << " bits/byte)";
   }
-  if (done > 0) out_ << "  " << rate(tokens_per_second);
+  if (done > 0) out_ << "  grad norm " << format("%.3f", grad_norm) << "  " << rate(tokens_per_second);
   if (done > 0 && done < total) out_ << "  ETA " << duration(eta);
   out_ << std::endl;
 }

@@ -1,5 +1,5 @@
 // How a run shows itself while it trains: on a terminal, one progress line redrawn in place
-// (step, batch loss, tokens/s, ETA) with a persistent line per loss measurement; otherwise
+// (step, batch loss, gradient norm, tokens/s, ETA) with a persistent line per loss measurement; otherwise
 // plain log lines, one per measurement; with --quiet, nothing.
 #pragma once
 
@@ -15,9 +15,10 @@ class ProgressPrinter : public TrainObserver {
   enum class Mode { terminal, log, quiet };
   ProgressPrinter(std::ostream& out, Mode mode) : out_(out), mode_(mode) {}
 
-  void on_step(std::size_t done, std::size_t total, float loss, double tokens_per_second, double eta) override;
-  void on_eval(const CurvePoint& point, std::size_t done, std::size_t total, double tokens_per_second,
+  void on_step(std::size_t done, std::size_t total, float loss, float grad_norm, double tokens_per_second,
                double eta) override;
+  void on_eval(const CurvePoint& point, std::size_t done, std::size_t total, float grad_norm,
+               double tokens_per_second, double eta) override;
   // Ends a progress line still on the screen.
   void finish();
   // From now on each measurement also shows its losses in bits per byte of `split`'s text.

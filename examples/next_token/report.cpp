@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "core/io/message_text.hpp"
+#include "optimizer_choice.hpp"
 
 namespace next_token {
 
@@ -84,7 +85,12 @@ std::vector<std::string> explain_rows(const RowCheck& rows, const TrainOptions& 
                     " did). The row-sparse promise is about the input side; this check has nothing to hold it to.");
     return lines;
   }
-  if (options.momentum > 0.0f || options.weight_decay > 0.0f) {
+  if (options.optimizer == OptimizerKind::adamw) {
+    lines.push_back("AdamW is lazy on the token table's row-sparse gradient (as torch.optim.SparseAdam): a row's two "
+                    "moments, its update and its decoupled weight decay are applied only in steps whose batch feeds "
+                    "that row, so the rows never fed were never written. Only the " +
+                    std::to_string(rows.rows_seen) + " fed rows moved; the dense weights take AdamW in every step.");
+  } else if (options.momentum > 0.0f || options.weight_decay > 0.0f) {
     std::string what = options.momentum > 0.0f ? "momentum " + fixed(options.momentum, 3) : "";
     if (options.weight_decay > 0.0f) what += (what.empty() ? "" : " and ") + std::string("weight decay ") + fixed(options.weight_decay, 6);
     lines.push_back("With " + what + " the table's updates stay lazy: a row's velocity and decay are applied only "
@@ -149,6 +155,19 @@ nlohmann::json summary_json(const RunSummary& s) {
                      {"validation_bits_per_byte", s.validation_bits_per_byte(p.validation)}});
   }
   const TrainOptions& o = s.options;
+  json model{{"kind", model_kind_name(s.model.kind)},
+             {"tokens", token_kind_name(s.tokens)},
+             {"vocab", s.model.vocab()},
+             {"context", s.model.context()},
+             {"layers", describe(s.model)},
+             {"parameters", s.parameter_count},
+             {"init", s.init}};
+  if (s.model.kind == ModelKind::mlp) {
+    model.update({{"embed_dim", s.model.mlp.embed_dim}, {"hidden", s.model.mlp.hidden}, {"tie", s.model.mlp.tie}});
+  } else {
+    const TransformerConfig& c = s.model.transformer;
+    model.update({{"embed_dim", c.embed_dim}, {"blocks", c.layers}, {"heads", c.heads}, {"dropout", short_double(c.dropout)}});
+  }
   return json{
       {"steps", s.result.steps},
       {"tokens", s.result.tokens},
@@ -158,7 +177,8 @@ nlohmann::json summary_json(const RunSummary& s) {
       {"initial_bits_per_byte", s.validation_bits_per_byte(s.initial_loss())},
       {"final_bits_per_byte", s.train_bits_per_byte(s.final_loss())},
       {"val_bits_per_byte", s.validation_bits_per_byte(s.val_loss())},
-      {"vocab", s.model.vocab},
+      {"vocab", s.model.vocab()},
+      {"grad_norm", s.grad_norm()},
       {"rows_seen", s.rows.rows_seen},
       {"rows_changed", s.rows.rows_changed},
       {"rows_never_seen", s.rows.rows_never_seen},
@@ -183,15 +203,19 @@ nlohmann::json summary_json(const RunSummary& s) {
                   {"train_bytes", s.train_bytes},
                   {"validation_bytes", s.validation_bytes},
                   {"unknown_tokens", s.unknown_tokens}}},
-      {"model", {{"tokens", token_kind_name(s.tokens)},
-                 {"vocab", s.model.vocab},
-                 {"context", s.model.context},
-                 {"embed_dim", s.model.embed_dim},
-                 {"hidden", s.model.hidden},
-                 {"tie", s.model.tie},
-                 {"layers", describe(s.model)},
-                 {"parameters", s.parameter_count},
-                 {"init", s.init}}},
+      {"model", model},
+      {"optimizer", {{"kind", optimizer_kind_name(o.optimizer)},
+                     {"schedule", schedule_kind_name(o.schedule)},
+                     {"lr", short_double(o.lr)},
+                     {"lr_final", short_double(o.lr_final)},
+                     {"warmup", o.warmup},
+                     {"schedule_steps", o.total_schedule_steps()},
+                     {"momentum", short_double(o.momentum)},
+                     {"weight_decay", short_double(o.weight_decay)},
+                     {"beta1", short_double(o.beta1)},
+                     {"beta2", short_double(o.beta2)},
+                     {"eps", short_double(o.eps)},
+                     {"clip", short_double(o.clip)}}},
       {"training", {{"batch_size", o.batch},
                     {"lr", short_double(o.lr)},
                     {"lr_final", short_double(o.lr_final)},
@@ -215,7 +239,7 @@ void print_summary(std::ostream& out, const RunSummary& s, bool with_samples) {
       << " bytes per validation token)\n";
   if (s.result.steps > 0) {
     out << "speed: " << grouped(s.tokens_per_second()) << " tokens/s in training steps ("
-        << s.result.steps << " steps x " << s.options.batch << " tokens in " << fixed(s.result.train_seconds, 1)
+        << s.result.steps << " steps x " << grouped(static_cast<double>(s.result.tokens / s.result.steps)) << " tokens in " << fixed(s.result.train_seconds, 1)
         << " s; " << fixed(s.total_seconds, 1) << " s in all)\n";
   }
   if (s.result.diverged) {

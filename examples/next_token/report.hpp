@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "corpus.hpp"
-#include "model.hpp"
+#include "language_model.hpp"
 #include "train.hpp"
 
 namespace next_token {
@@ -37,8 +37,8 @@ struct RowCheck {
 RowCheck check_rows(const xgrad::Array& before, const xgrad::Array& after, const std::vector<std::uint8_t>& seen,
                     bool dense_table_gradient);
 
-// Plain sentences saying which rows moved and why (lazy sparse updates with momentum or
-// weight decay; every row with --tie).
+// Plain sentences saying which rows moved and why (lazy sparse updates with momentum,
+// weight decay or AdamW; every row with --tie).
 std::vector<std::string> explain_rows(const RowCheck& rows, const TrainOptions& options);
 
 // "Clearly below": at least 10% under the initial loss (and finite).
@@ -48,7 +48,7 @@ struct RunSummary {
   std::string corpus;                 // path
   std::size_t corpus_bytes = 0;
   TokenKind tokens = TokenKind::byte;
-  ModelConfig model;
+  ModelSpec model;
   std::size_t parameter_count = 0;
   std::string init;                   // how the parameters were initialised or loaded
   TrainOptions options;
@@ -65,6 +65,7 @@ struct RunSummary {
   double initial_loss() const { return result.curve.front().validation; }
   double final_loss() const { return result.curve.back().train; }
   double val_loss() const { return result.curve.back().validation; }
+  float grad_norm() const { return result.grad_norms.empty() ? 0.0f : result.grad_norms.back(); }
   // Losses in bits per byte of text (corpus.hpp's bits_per_byte), each with the tokens per
   // byte of the split it was measured on.
   double train_bits_per_byte(double nats) const { return bits_per_byte(nats, train_tokens, train_bytes); }

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-FORMAT, VERSION = "xgrad next_token checkpoint", 2
+FORMAT, VERSIONS = "xgrad next_token checkpoint", (2, 3)
 EVAL_CHUNK = 1024  # windows per forward pass, as kEvalChunk in train.cpp
 
 # corpus.cpp's split_words on the UTF-8 bytes: runs of word characters (ASCII letters and
@@ -51,8 +51,10 @@ def read_checkpoint(directory):
             manifest = json.load(f)
     except (OSError, ValueError) as e:
         raise CheckpointError(f"cannot read {path}: {e}") from e
-    if manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
-        raise CheckpointError(f"{path}: not a version {VERSION} next_token checkpoint manifest")
+    if manifest.get("format") != FORMAT or manifest.get("version") not in VERSIONS:
+        raise CheckpointError(f"{path}: not a version 2 or 3 next_token checkpoint manifest")
+    if manifest["model"].get("kind", "mlp") != "mlp":
+        raise CheckpointError(f"{path}: holds a {manifest['model']['kind']} model; this script rebuilds the MLP")
     arrays = {}
     for entry in manifest["parameters"]:
         try:

@@ -1,10 +1,14 @@
-// The training loop (sample, forward, backward, SGD step), loss evaluation and sampling.
+// The training loop (sample, forward, backward, clip, optimiser step), loss evaluation and
+// sampling, written once for both models through LanguageModel.
 #include "train.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <stdexcept>
+
+#include "optim/clip.hpp"
+#include "optimizer_choice.hpp"
 
 namespace next_token {
 
@@ -18,7 +22,7 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-constexpr std::size_t kEvalChunk = 1024;  // windows per forward pass when measuring a loss
+constexpr std::size_t kEvalPredictions = 4096;  // predicted tokens per forward pass when measuring a loss
 
 // Every `every` steps, and early on at every/8, every/4 and every/2, where the loss falls fastest.
 bool is_eval_step(std::size_t done, std::size_t every) {
@@ -27,36 +31,63 @@ bool is_eval_step(std::size_t done, std::size_t every) {
   return every >= 8 && done < every && (done == every / 8 || done == every / 4 || done == every / 2);
 }
 
+// The windows ending at ends[first, first + count): inputs (count, C) = tokens[e - C, e) and
+// targets (count * P) = tokens[e - P + 1, e + 1), window by window.
+void fill_windows(const std::vector<std::int32_t>& tokens, const std::size_t* ends, std::size_t count,
+                  std::size_t context, std::size_t predictions, std::vector<std::int64_t>& inputs,
+                  std::vector<std::int64_t>& targets) {
+  inputs.resize(count * context);
+  targets.resize(count * predictions);
+  for (std::size_t b = 0; b < count; ++b) {
+    const std::size_t end = ends[b];
+    std::copy(tokens.begin() + static_cast<std::ptrdiff_t>(end - context),
+              tokens.begin() + static_cast<std::ptrdiff_t>(end), inputs.begin() + static_cast<std::ptrdiff_t>(b * context));
+    std::copy(tokens.begin() + static_cast<std::ptrdiff_t>(end + 1 - predictions),
+              tokens.begin() + static_cast<std::ptrdiff_t>(end + 1),
+              targets.begin() + static_cast<std::ptrdiff_t>(b * predictions));
+  }
+}
+
+// The global norm of every parameter's gradient (a row-sparse one counted by its stored
+// rows), as clip_grad_norm measures it, for runs without clipping.
+float gradient_norm(const std::vector<Tensor>& parameters) {
+  double squared = 0.0;
+  for (const Tensor& p : parameters) {
+    const double n = p.grad().norm();
+    squared += n * n;
+  }
+  return static_cast<float>(std::sqrt(squared));
+}
+
 }  // namespace
 
-double evaluate(const Model& model, const std::vector<std::int32_t>& tokens, const std::vector<std::size_t>& positions) {
-  const std::size_t context = model.config().context;
-  std::vector<std::int64_t> contexts, targets;
+double evaluate(const LanguageModel& model, const std::vector<std::int32_t>& tokens,
+                const std::vector<std::size_t>& positions) {
+  const std::size_t context = model.context();
+  const std::size_t predictions = model.predictions_per_window();
+  const std::size_t chunk = std::max<std::size_t>(1, kEvalPredictions / predictions);
+  std::vector<std::int64_t> inputs, targets;
   double total = 0.0;
-  for (std::size_t first = 0; first < positions.size(); first += kEvalChunk) {
-    const std::size_t count = std::min(kEvalChunk, positions.size() - first);
-    contexts.resize(count * context);
-    targets.resize(count);
-    for (std::size_t b = 0; b < count; ++b) {
-      const std::size_t target = positions[first + b];
-      for (std::size_t c = 0; c < context; ++c) contexts[b * context + c] = tokens[target - context + c];
-      targets[b] = tokens[target];
-    }
-    Tape tape(Tape::Mode::inference);  // evaluation records nothing and allocates no gradients
-    const Tensor loss = softmax_cross_entropy(tape, model.logits(tape, TokenIds(contexts, {count, context})),
-                                              TokenIds(targets));
+  for (std::size_t first = 0; first < positions.size(); first += chunk) {
+    const std::size_t count = std::min(chunk, positions.size() - first);
+    fill_windows(tokens, positions.data() + first, count, context, predictions, inputs, targets);
+    Tape tape(Tape::Mode::inference);  // evaluation records nothing, allocates no gradients, drops nothing
+    const Tensor loss = softmax_cross_entropy(
+        tape, model.logits(tape, TokenIds(inputs, {count, context}), random::Key{}), TokenIds(targets));
     total += static_cast<double>(loss.value()()) * static_cast<double>(count);
   }
   return positions.empty() ? 0.0 : total / static_cast<double>(positions.size());
 }
 
-TrainResult train(const Model& model, const Split& split, const TrainOptions& options, TrainObserver& observer) {
-  const ModelConfig& config = model.config();
-  const std::size_t context = config.context;
+TrainResult train(const LanguageModel& model, optim::Optimizer& optimizer, const Split& split,
+                  const TrainOptions& options, TrainObserver& observer) {
+  const std::size_t context = model.context();
+  const std::size_t predictions = model.predictions_per_window();
   TrainResult result;
-  result.seen.assign(config.vocab, 0);
-  result.initial_table = model.embed().embedding().value();
+  result.seen.assign(model.vocab(), 0);
+  result.initial_table = model.token_table().value();
   result.batch_losses.reserve(options.steps);
+  result.grad_norms.reserve(options.steps);
 
   const std::vector<std::size_t> train_positions =
       evaluation_positions(split.train.size(), context, options.eval_windows);
@@ -77,27 +108,31 @@ TrainResult train(const Model& model, const Split& split, const TrainOptions& op
                    : 0.0;
   };
   measure(0);
-  observer.on_eval(result.curve.back(), 0, options.steps, 0.0, 0.0);
+  observer.on_eval(result.curve.back(), 0, options.steps, 0.0f, 0.0, 0.0);
 
-  optim::SGDOptions sgd_options;
-  sgd_options.momentum = options.momentum;
-  sgd_options.weight_decay = options.weight_decay;
-  optim::SGD sgd(model.tensors(), options.lr, sgd_options);
-  Rng rng(stream_seed(options.seed, kBatchStream, options.first_step));
-  std::vector<std::int64_t> contexts, targets;
-  const Shape context_shape{options.batch, context};
+  const std::vector<Tensor> parameters = model.tensors();
+  const std::unique_ptr<optim::Schedule> schedule = make_schedule(options);
+  const random::Key dropout_root = random::fold_in(random::prng_key(static_cast<std::int64_t>(options.seed)), kDropoutStream);
+  Rng rng(options.sampler_state ? *options.sampler_state : stream_seed(options.seed, kBatchStream, options.first_step));
+  // Reused by every step: the windows' ends, inputs and targets.
+  const std::size_t windows = window_count(split.train.size(), context);
+  std::vector<std::size_t> ends(options.batch);
+  std::vector<std::int64_t> inputs, targets;
+  const Shape input_shape{options.batch, context};
+  float grad_norm = 0.0f;
 
   for (std::size_t step = 0; step < options.steps; ++step) {
     const Clock::time_point step_start = Clock::now();
-    sample_batch(split.train, context, options.batch, rng, contexts, targets);
-    for (const std::int64_t id : contexts) result.seen[static_cast<std::size_t>(id)] = 1;
-    // Linear decay from lr at the first step to lr_final at the last.
-    const float progress = options.steps > 1 ? static_cast<float>(step) / static_cast<float>(options.steps - 1) : 0.0f;
-    sgd.set_lr(options.lr + (options.lr_final - options.lr) * progress);
+    const std::size_t global_step = options.first_step + step;
+    for (std::size_t& end : ends) end = context + static_cast<std::size_t>(rng.below(windows));
+    fill_windows(split.train, ends.data(), options.batch, context, predictions, inputs, targets);
+    for (const std::int64_t id : inputs) result.seen[static_cast<std::size_t>(id)] = 1;
+    optimizer.set_lr(schedule->lr(global_step));
 
     Tape tape;
-    const Tensor loss = softmax_cross_entropy(tape, model.logits(tape, TokenIds(contexts, context_shape)),
-                                              TokenIds(targets));
+    const random::Key dropout_key = random::fold_in(dropout_root, static_cast<std::uint32_t>(global_step));
+    const Tensor loss =
+        softmax_cross_entropy(tape, model.logits(tape, TokenIds(inputs, input_shape), dropout_key), TokenIds(targets));
     const float value = loss.value()();
     if (!std::isfinite(value)) {  // stop before a NaN gradient reaches the parameters
       result.diverged = true;
@@ -106,42 +141,46 @@ TrainResult train(const Model& model, const Split& split, const TrainOptions& op
     }
     tape.backward(loss);
     observer.on_backward(step + 1, tape);
-    sgd.step();
-    sgd.zero_grad();
+    grad_norm = options.clip > 0.0f ? optim::clip_grad_norm(parameters, options.clip) : gradient_norm(parameters);
+    optimizer.step();
+    optimizer.zero_grad();
 
     result.train_seconds += seconds_since(step_start);
     result.batch_losses.push_back(value);
+    result.grad_norms.push_back(grad_norm);
     ++result.steps;
-    result.tokens += options.batch;
+    result.tokens += options.batch * predictions;
     double tokens_per_second = 0.0, eta = 0.0;
     rates(step + 1, tokens_per_second, eta);
-    observer.on_step(step + 1, options.steps, value, tokens_per_second, eta);
+    observer.on_step(step + 1, options.steps, value, grad_norm, tokens_per_second, eta);
     if (step + 1 == options.steps || is_eval_step(step + 1, options.eval_every)) {
       measure(step + 1);
       rates(step + 1, tokens_per_second, eta);
-      observer.on_eval(result.curve.back(), step + 1, options.steps, tokens_per_second, eta);
+      observer.on_eval(result.curve.back(), step + 1, options.steps, grad_norm, tokens_per_second, eta);
     }
   }
   if (result.diverged || result.curve.back().step != options.first_step + result.steps) measure(result.steps);
+  result.sampler_state = rng.state();
   return result;
 }
 
-std::vector<std::int32_t> generate(const Model& model, const std::vector<std::int32_t>& prompt, std::size_t length,
-                                   double temperature, Rng& rng) {
-  const std::size_t context = model.config().context;
-  const std::size_t vocab = model.config().vocab;
-  if (prompt.size() < context) {
+std::vector<std::int32_t> generate(const LanguageModel& model, const std::vector<std::int32_t>& prompt,
+                                   std::size_t length, double temperature, Rng& rng) {
+  const std::size_t context = model.context();
+  const std::size_t vocab = model.vocab();
+  if (prompt.size() < model.min_context()) {
     throw std::invalid_argument("generate: the prompt has " + std::to_string(prompt.size()) +
-                                " tokens, the model needs " + std::to_string(context));
+                                " tokens, the model needs " + std::to_string(model.min_context()));
   }
   std::vector<std::int32_t> ids = prompt;
-  std::vector<std::int64_t> window(context);
+  std::vector<std::int64_t> window;
   std::vector<double> weights(vocab);
   for (std::size_t k = 0; k < length; ++k) {
-    std::copy(ids.end() - static_cast<std::ptrdiff_t>(context), ids.end(), window.begin());
+    const std::size_t seen = std::min(context, ids.size());
+    window.assign(ids.end() - static_cast<std::ptrdiff_t>(seen), ids.end());
     Tape tape(Tape::Mode::inference);
-    const Tensor logits = model.logits(tape, TokenIds(window, {1, context}));
-    const float* z = logits.value().data();
+    const Tensor logits = model.logits(tape, TokenIds(window, {1, seen}), random::Key{});
+    const float* z = logits.value().data() + (logits.shape()[0] - 1) * vocab;  // the last position's row
     const std::size_t best = static_cast<std::size_t>(std::max_element(z, z + vocab) - z);
     std::size_t pick = best;
     if (temperature > 0.0) {

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "checkpoint.hpp"
-#include "model.hpp"
+#include "language_model.hpp"
 #include "tests/test_support.hpp"
 
 namespace next_token::testing {
@@ -27,18 +27,29 @@ inline Vocabulary words40() {
   return Vocabulary::words(words);
 }
 
+inline ModelSpec mlp_spec(const ModelConfig& config = small_config()) {
+  ModelSpec spec;
+  spec.mlp = config;
+  return spec;
+}
+
+// The MLP behind the LanguageModel interface, as checkpoints see it.
+inline std::unique_ptr<LanguageModel> mlp(const ModelConfig& config = small_config(), std::int64_t seed = 0) {
+  return make_model(mlp_spec(config), seed);
+}
+
 // A model whose parameters are all distinct from a fresh one's.
-inline Model scrambled_model(std::uint32_t salt, const ModelConfig& config = small_config()) {
-  const Model model(config, 1);
-  for (const Model::Parameter& p : model.parameters()) {
+inline std::unique_ptr<LanguageModel> scrambled_model(std::uint32_t salt, const ModelConfig& config = small_config()) {
+  std::unique_ptr<LanguageModel> model = mlp(config, 1);
+  for (const LanguageModel::Parameter& p : model->parameters()) {
     p.tensor.mutable_value() = xgrad::testing::hashed_values(p.tensor.shape(), salt++);
   }
   return model;
 }
 
-inline std::vector<xgrad::Array> values_of(const Model& model) {
+inline std::vector<xgrad::Array> values_of(const LanguageModel& model) {
   std::vector<xgrad::Array> out;
-  for (const Model::Parameter& p : model.parameters()) out.push_back(p.tensor.value());
+  for (const LanguageModel::Parameter& p : model.parameters()) out.push_back(p.tensor.value());
   return out;
 }
 

@@ -215,8 +215,7 @@ TEST_CASE("A BPE vocabulary travels with its checkpoint", "[next_token][bpe][che
   const Vocabulary vocabulary = Vocabulary::bpe_from_text("aaabdaaabac", 256 + 6);
   ModelConfig config = small_config();
   config.vocab = vocabulary.size();
-  const Model model(config, 0);
-  save_checkpoint(dir.file("ckpt"), model, vocabulary, 3, 0);
+  save_checkpoint(dir.file("ckpt"), *mlp(config), vocabulary, 3, 0);
   const nlohmann::json manifest = read_json(dir.file("ckpt/manifest.json"));
   CHECK(manifest["model"]["tokens"] == "bpe");
   CHECK(manifest["vocabulary"] == nlohmann::json::parse("[[97,97],[256,97],[257,98],[258,100],[259,258],[260,97]]"));
@@ -235,7 +234,7 @@ TEST_CASE("A tampered BPE merge list in a manifest is refused", "[next_token][bp
   const Vocabulary vocabulary = Vocabulary::bpe({{'a', 'b'}, {'c', 'd'}, {256, 257}});
   ModelConfig config = small_config();
   config.vocab = vocabulary.size();
-  save_checkpoint(ckpt, Model(config, 0), vocabulary, 1, 0);
+  save_checkpoint(ckpt, *mlp(config), vocabulary, 1, 0);
   const nlohmann::json saved = read_json(ckpt + "/manifest.json");
   const auto with_vocabulary = [&](const nlohmann::json& merges) {
     nlohmann::json m = saved;

@@ -15,7 +15,7 @@
 #include <map>
 
 #include "checkpoint.hpp"
-#include "model.hpp"
+#include "language_model.hpp"
 #include "tests/examples/next_token/checkpoint_test_support.hpp"
 #include "tests/examples/next_token/next_token_support.hpp"
 #include "tests/test_support.hpp"
@@ -28,8 +28,8 @@ namespace fs = std::filesystem;
 
 TEST_CASE("A checkpoint round trip restores every parameter bit for bit", "[next_token][checkpoint]") {
   TempDir dir("roundtrip");
-  const Model saved = scrambled_model(11);
-  save_checkpoint(dir.file("ckpt"), saved, words40(), 1234, 99);
+  const auto saved = scrambled_model(11);
+  save_checkpoint(dir.file("ckpt"), *saved, words40(), 1234, 99);
 
   for (const char* name : {"embed.embedding.npy", "hidden.kernel.npy", "hidden.bias.npy", "output.kernel.npy",
                            "output.bias.npy", "manifest.json"}) {
@@ -41,15 +41,16 @@ TEST_CASE("A checkpoint round trip restores every parameter bit for bit", "[next
   CHECK(files == 6);  // no temporary file left behind
 
   const CheckpointInfo info = read_checkpoint_info(dir.file("ckpt"));
-  CHECK(info.config == small_config());
+  CHECK(info.spec.kind == ModelKind::mlp);
+  CHECK(info.spec.mlp == small_config());
   CHECK(info.step == 1234);
   CHECK(info.seed == 99);
   CHECK(info.vocabulary.word_list() == words40().word_list());
 
-  const Model loaded(info.config, 5);  // different initial values...
-  REQUIRE_FALSE(same_bits(values_of(loaded), values_of(saved)));
-  load_parameters(dir.file("ckpt"), loaded);
-  CHECK(same_bits(values_of(loaded), values_of(saved)));  // ...replaced by the saved bits
+  const auto loaded = make_model(info.spec, 5);  // different initial values...
+  REQUIRE_FALSE(same_bits(values_of(*loaded), values_of(*saved)));
+  load_parameters(dir.file("ckpt"), *loaded);
+  CHECK(same_bits(values_of(*loaded), values_of(*saved)));  // ...replaced by the saved bits
 }
 
 TEST_CASE("A word vocabulary travels with its checkpoint", "[next_token][checkpoint]") {
@@ -57,8 +58,8 @@ TEST_CASE("A word vocabulary travels with its checkpoint", "[next_token][checkpo
   ModelConfig config = small_config();
   const Vocabulary words = Vocabulary::words({"<unk>", "the", "LORD", ","});
   config.vocab = words.size();
-  const Model model(config, 0);
-  save_checkpoint(dir.file("ckpt"), model, words, 3, 0);
+  const auto model = mlp(config, 0);
+  save_checkpoint(dir.file("ckpt"), *model, words, 3, 0);
   const CheckpointInfo info = read_checkpoint_info(dir.file("ckpt"));
   CHECK(info.vocabulary.kind() == TokenKind::word);
   CHECK(info.vocabulary.word_list() == words.word_list());
@@ -67,17 +68,17 @@ TEST_CASE("A word vocabulary travels with its checkpoint", "[next_token][checkpo
 TEST_CASE("Damaged checkpoints are clear errors and change nothing", "[next_token][checkpoint]") {
   TempDir dir("damaged");
   const std::string ckpt = dir.file("ckpt");
-  const Model saved = scrambled_model(3);
-  const Model target = scrambled_model(50);
-  const std::vector<xgrad::Array> before = values_of(target);
+  const auto saved = scrambled_model(3);
+  const auto target = scrambled_model(50);
+  const std::vector<xgrad::Array> before = values_of(*target);
   const auto fresh = [&] {
     fs::remove_all(ckpt);
-    save_checkpoint(ckpt, saved, words40(), 10, 0);
+    save_checkpoint(ckpt, *saved, words40(), 10, 0);
   };
   const auto expect_error = [&](const char* message) {
-    CHECK_THROWS_AS(load_parameters(ckpt, target), CheckpointError);
-    CHECK_THROWS_WITH(load_parameters(ckpt, target), Contains(message));
-    CHECK(same_bits(values_of(target), before));
+    CHECK_THROWS_AS(load_parameters(ckpt, *target), CheckpointError);
+    CHECK_THROWS_WITH(load_parameters(ckpt, *target), Contains(message));
+    CHECK(same_bits(values_of(*target), before));
   };
 
   SECTION("missing directory") {
@@ -153,8 +154,8 @@ TEST_CASE("Damaged checkpoints are clear errors and change nothing", "[next_toke
     fresh();
     ModelConfig other = small_config();
     other.hidden = 9;
-    const Model wrong(other, 0);
-    CHECK_THROWS_WITH(load_parameters(ckpt, wrong), Contains("expected (10, 9)"));
+    const auto wrong = mlp(other, 0);
+    CHECK_THROWS_WITH(load_parameters(ckpt, *wrong), Contains("expected (10, 9)"));
   }
 }
 
@@ -219,8 +220,8 @@ TEST_CASE("NumPy reads a saved table: dtype, shape and checksum match the manife
   }
   TempDir dir("numpy");
   const std::string ckpt = dir.file("ckpt");
-  const Model saved = scrambled_model(21);
-  save_checkpoint(ckpt, saved, words40(), 1, 0);
+  const auto saved = scrambled_model(21);
+  save_checkpoint(ckpt, *saved, words40(), 1, 0);
   // NumPy loads every parameter, checks it against the manifest (shape, dtype, FNV-1a of its
   // bytes), and writes the table back out; we read that copy and compare bits.
   const std::string script =
@@ -237,7 +238,7 @@ TEST_CASE("NumPy reads a saved table: dtype, shape and checksum match the manife
       "np.save(d + '/copy.npy', np.load(d + '/embed.embedding.npy'))\n";
   write_text(dir.file("check.py"), script);
   REQUIRE(std::system(("/usr/bin/python3 " + dir.file("check.py") + " " + ckpt).c_str()) == 0);
-  CHECK(xgrad::testing::bit_equal(xgrad::npy::load(ckpt + "/copy.npy"), saved.embed().embedding().value()));
+  CHECK(xgrad::testing::bit_equal(xgrad::npy::load(ckpt + "/copy.npy"), saved->token_table().value()));
 }
 
 TEST_CASE("A resumed run that diverges exits 3 and leaves the checkpoint it loaded untouched",
@@ -262,15 +263,15 @@ TEST_CASE("A resumed run that diverges exits 3 and leaves the checkpoint it load
 TEST_CASE("Saving parameters that hold NaN or inf is refused and leaves the old checkpoint", "[next_token][checkpoint]") {
   TempDir dir("save_nan");
   const std::string ckpt = dir.file("ckpt");
-  const Model good = scrambled_model(7);
-  save_checkpoint(ckpt, good, words40(), 1, 0);
-  const Model bad = scrambled_model(8);
-  bad.parameters()[1].tensor.mutable_value().data()[17] = std::numeric_limits<float>::quiet_NaN();
-  CHECK_THROWS_WITH(save_checkpoint(ckpt, bad, words40(), 2, 0),
+  const auto good = scrambled_model(7);
+  save_checkpoint(ckpt, *good, words40(), 1, 0);
+  const auto bad = scrambled_model(8);
+  bad->parameters()[1].tensor.mutable_value().data()[17] = std::numeric_limits<float>::quiet_NaN();
+  CHECK_THROWS_WITH(save_checkpoint(ckpt, *bad, words40(), 2, 0),
                     Contains("not saving a checkpoint") && Contains("hidden.kernel holds nan at element 17"));
-  const Model loaded(small_config(), 0);
-  load_parameters(ckpt, loaded);
-  CHECK(same_bits(values_of(loaded), values_of(good)));
+  const auto loaded = mlp(small_config(), 0);
+  load_parameters(ckpt, *loaded);
+  CHECK(same_bits(values_of(*loaded), values_of(*good)));
 }
 
 TEST_CASE("A checkpoint holding NaN or inf loads only when asked to", "[next_token][checkpoint][cli]") {
@@ -299,7 +300,7 @@ TEST_CASE("A checkpoint holding NaN or inf loads only when asked to", "[next_tok
 TEST_CASE("Manifest numbers are range-checked before the model is built", "[next_token][checkpoint]") {
   TempDir dir("ranges");
   const std::string ckpt = dir.file("ckpt");
-  save_checkpoint(ckpt, scrambled_model(1), words40(), 10, 0);
+  save_checkpoint(ckpt, *scrambled_model(1), words40(), 10, 0);
   const nlohmann::json good = read_json(ckpt + "/manifest.json");
   const auto expect = [&](const nlohmann::json& manifest, const std::string& message) {
     write_text(ckpt + "/manifest.json", manifest.dump());
@@ -326,7 +327,7 @@ TEST_CASE("Manifest numbers are range-checked before the model is built", "[next
 TEST_CASE("A vocabulary edited by hand is refused by its checksum", "[next_token][checkpoint]") {
   TempDir dir("vocab_sum");
   const std::string ckpt = dir.file("ckpt");
-  save_checkpoint(ckpt, scrambled_model(1), words40(), 10, 0);
+  save_checkpoint(ckpt, *scrambled_model(1), words40(), 10, 0);
   nlohmann::json m = read_json(ckpt + "/manifest.json");
   std::swap(m["vocabulary"][3], m["vocabulary"][4]);  // two swapped words would decode wrongly
   write_text(ckpt + "/manifest.json", m.dump());
@@ -337,12 +338,12 @@ TEST_CASE("A FIFO in place of a manifest or a parameter file is refused instead 
           "[next_token][checkpoint]") {
   TempDir dir("fifo");
   const std::string ckpt = dir.file("ckpt");
-  const Model saved = scrambled_model(2);
-  save_checkpoint(ckpt, saved, words40(), 10, 0);
+  const auto saved = scrambled_model(2);
+  save_checkpoint(ckpt, *saved, words40(), 10, 0);
   fs::remove(ckpt + "/hidden.bias.npy");
   REQUIRE(::mkfifo((ckpt + "/hidden.bias.npy").c_str(), 0600) == 0);
-  const Model target(small_config(), 0);
-  CHECK_THROWS_WITH(load_parameters(ckpt, target), Contains("hidden.bias.npy: is not a regular file"));
+  const auto target = mlp(small_config(), 0);
+  CHECK_THROWS_WITH(load_parameters(ckpt, *target), Contains("hidden.bias.npy: is not a regular file"));
   fs::remove(ckpt + "/manifest.json");
   REQUIRE(::mkfifo((ckpt + "/manifest.json").c_str(), 0600) == 0);
   CHECK_THROWS_WITH(read_checkpoint_info(ckpt), Contains("manifest.json: is not a regular file"));
@@ -351,7 +352,7 @@ TEST_CASE("A FIFO in place of a manifest or a parameter file is refused instead 
 TEST_CASE("Bytes from a manifest that are not printable are escaped in messages", "[next_token][checkpoint]") {
   TempDir dir("escape");
   const std::string ckpt = dir.file("ckpt");
-  save_checkpoint(ckpt, scrambled_model(3), words40(), 10, 0);
+  save_checkpoint(ckpt, *scrambled_model(3), words40(), 10, 0);
   nlohmann::json m = read_json(ckpt + "/manifest.json");
   m["model"]["tokens"] = std::string("by\0te\x1b[2J", 9);  // a NUL, and an escape that clears the screen
   write_text(ckpt + "/manifest.json", m.dump());

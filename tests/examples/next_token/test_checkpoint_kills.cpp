@@ -32,13 +32,13 @@ enum class Found { old_checkpoint, new_checkpoint, neither };
 
 // What `dir` loads as: the parameters of `old_model`, those of `new_model`, or neither (an
 // error, or other values).
-Found what_loads(const std::string& dir, const Model& old_model, const Model& new_model) {
+Found what_loads(const std::string& dir, const LanguageModel& old_model, const LanguageModel& new_model) {
   try {
     const CheckpointInfo info = read_checkpoint_info(dir);
-    const Model loaded(info.config, 0);
-    load_parameters(dir, loaded);
-    if (same_bits(values_of(loaded), values_of(old_model))) return Found::old_checkpoint;
-    if (same_bits(values_of(loaded), values_of(new_model))) return Found::new_checkpoint;
+    const auto loaded = make_model(info.spec, 0);
+    load_parameters(dir, *loaded);
+    if (same_bits(values_of(*loaded), values_of(old_model))) return Found::old_checkpoint;
+    if (same_bits(values_of(*loaded), values_of(new_model))) return Found::new_checkpoint;
   } catch (const CheckpointError& e) {
     UNSCOPED_INFO("load failed: " << e.what());
   }
@@ -86,34 +86,34 @@ TEST_CASE("A save killed at any of its steps leaves the old or the new checkpoin
           "[next_token][checkpoint][kill]") {
   TempDir dir("kill_steps");
   const std::string ckpt = dir.file("ckpt");
-  const Model old_model = scrambled_model(100);
-  const Model new_model = scrambled_model(200);
+  const auto old_model = scrambled_model(100);
+  const auto new_model = scrambled_model(200);
   int kills = 0, old_found = 0, new_found = 0;
   for (int step = 1;; ++step) {
     INFO("killed at step " << step);
     REQUIRE(step < 200);
-    save_checkpoint(ckpt, old_model, words40(), 1, 0);
+    save_checkpoint(ckpt, *old_model, words40(), 1, 0);
     const int status = in_child(
         [&] {
           steps_before_kill = step;
           xgrad::io::set_fault_hook(kill_at_step);
-          save_checkpoint(ckpt, new_model, words40(), 2, 0);
+          save_checkpoint(ckpt, *new_model, words40(), 2, 0);
         },
         [](pid_t) {});
     if (!killed(status)) {  // the save got past its last step: nothing left to kill
       REQUIRE(WIFEXITED(status));
       CHECK(WEXITSTATUS(status) == 0);
-      CHECK(what_loads(ckpt, old_model, new_model) == Found::new_checkpoint);
+      CHECK(what_loads(ckpt, *old_model, *new_model) == Found::new_checkpoint);
       break;
     }
     ++kills;
-    const Found found = what_loads(ckpt, old_model, new_model);
+    const Found found = what_loads(ckpt, *old_model, *new_model);
     CHECK(found != Found::neither);
     old_found += found == Found::old_checkpoint;
     new_found += found == Found::new_checkpoint;
-    save_checkpoint(ckpt, old_model, words40(), 3, 0);  // the next save...
+    save_checkpoint(ckpt, *old_model, words40(), 3, 0);  // the next save...
     CHECK(no_leftovers(dir));                           // ...removes what the killed one left
-    CHECK(what_loads(ckpt, old_model, new_model) == Found::old_checkpoint);
+    CHECK(what_loads(ckpt, *old_model, *new_model) == Found::old_checkpoint);
   }
   std::cout << "kill test (every step): " << kills << " kills, " << old_found << " left the old checkpoint, "
             << new_found << " the new one\n";
@@ -129,13 +129,13 @@ TEST_CASE("A save killed by SIGKILL at random moments leaves the old or the new 
   ModelConfig config = small_config();
   config.embed_dim = 64;
   config.hidden = 512;  // about 1 MB of parameters, so a save takes long enough to be hit
-  const Model old_model = scrambled_model(300, config);
-  const Model new_model = scrambled_model(400, config);
+  const auto old_model = scrambled_model(300, config);
+  const auto new_model = scrambled_model(400, config);
   const Vocabulary vocabulary = words40();
 
   using Clock = std::chrono::steady_clock;
   const Clock::time_point start = Clock::now();
-  save_checkpoint(ckpt, new_model, vocabulary, 2, 0);
+  save_checkpoint(ckpt, *new_model, vocabulary, 2, 0);
   const auto save_time = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
 
   std::mt19937 rng(12);  // the delays are reproducible; where they land depends on the machine
@@ -143,22 +143,22 @@ TEST_CASE("A save killed by SIGKILL at random moments leaves the old or the new 
   constexpr int kAttempts = 40;
   int kills = 0, finished = 0, old_found = 0, new_found = 0;
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
-    save_checkpoint(ckpt, old_model, vocabulary, 1, 0);
+    save_checkpoint(ckpt, *old_model, vocabulary, 1, 0);
     const long wait_us = delay(rng);
     INFO("attempt " << attempt << ", kill after " << wait_us << " us");
-    const int status = in_child([&] { save_checkpoint(ckpt, new_model, vocabulary, 2, 0); },
+    const int status = in_child([&] { save_checkpoint(ckpt, *new_model, vocabulary, 2, 0); },
                                 [&](pid_t pid) {
                                   std::this_thread::sleep_for(std::chrono::microseconds(wait_us));
                                   ::kill(pid, SIGKILL);
                                 });
     kills += killed(status);
     finished += WIFEXITED(status);
-    const Found found = what_loads(ckpt, old_model, new_model);
+    const Found found = what_loads(ckpt, *old_model, *new_model);
     CHECK(found != Found::neither);
     old_found += found == Found::old_checkpoint;
     new_found += found == Found::new_checkpoint;
   }
-  save_checkpoint(ckpt, old_model, vocabulary, 3, 0);
+  save_checkpoint(ckpt, *old_model, vocabulary, 3, 0);
   CHECK(no_leftovers(dir));
   std::cout << "kill test (random moments, save takes " << save_time.count() << " us): " << kills << " kills, "
             << finished << " saves finished first; " << old_found << " left the old checkpoint, " << new_found
@@ -172,9 +172,9 @@ TEST_CASE("A save that fails on its second file for want of space leaves the old
   const std::string ckpt = dir.file("ckpt");
   ModelConfig config = small_config();
   config.hidden = 200;  // hidden.kernel, the second file, is 8 KB; the table before it under 1 KB
-  const Model old_model = scrambled_model(500, config);
-  const Model new_model = scrambled_model(600, config);
-  save_checkpoint(ckpt, old_model, words40(), 1, 0);
+  const auto old_model = scrambled_model(500, config);
+  const auto new_model = scrambled_model(600, config);
+  save_checkpoint(ckpt, *old_model, words40(), 1, 0);
   // A file-size limit makes write(2) fail with EFBIG as a full disk fails with ENOSPC,
   // without needing a small file system to fill.
   const int status = in_child(
@@ -183,7 +183,7 @@ TEST_CASE("A save that fails on its second file for want of space leaves the old
         const rlimit limit{4096, 4096};
         ::setrlimit(RLIMIT_FSIZE, &limit);
         try {
-          save_checkpoint(ckpt, new_model, words40(), 2, 0);
+          save_checkpoint(ckpt, *new_model, words40(), 2, 0);
         } catch (const CheckpointError& e) {
           const bool second_file = std::strstr(e.what(), "hidden.kernel.npy") != nullptr;
           ::_exit(second_file && std::strstr(e.what(), std::strerror(EFBIG)) ? 10 : 11);
@@ -193,6 +193,6 @@ TEST_CASE("A save that fails on its second file for want of space leaves the old
       [](pid_t) {});
   REQUIRE(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 10);  // the save failed, at the second file, naming the reason
-  CHECK(what_loads(ckpt, old_model, new_model) == Found::old_checkpoint);
+  CHECK(what_loads(ckpt, *old_model, *new_model) == Found::old_checkpoint);
   CHECK(no_leftovers(dir));
 }

@@ -5,6 +5,7 @@
 
 #include <sys/stat.h>
 
+#include <cmath>
 #include <filesystem>
 
 #include "tests/examples/next_token/next_token_support.hpp"
@@ -21,11 +22,18 @@ TEST_CASE("The help documents every flag with its default and exits 0", "[next_t
   // Each flag's entry starts a line of the help; its default is in that entry.
   const std::pair<const char*, const char*> flags[] = {
       {"--corpus", "genesis_kjv.txt"}, {"--tokens", "=byte"},        {"--vocab-size", "=2000"},
-      {"--context", "=3"},             {"--embed-dim", "=16"},       {"--hidden", "=192"},
-      {"--tie", "default: off"},       {"--steps", "=8000"},         {"--batch-size", "=256"},
-      {"--lr", "=1"},                  {"--lr-final", "=0.05"},      {"--momentum", "=0"},
-      {"--weight-decay", "=0"},        {"--validation-fraction", "=0.1"},
-      {"--eval-every", "=1000"},       {"--eval-windows", "=20000"}, {"--seed", "=0"},
+      {"--model", "=mlp"},
+      {"--context", "=3 (mlp), 64 (transformer)"},                   {"--embed-dim", "=16 (mlp), 128 (transformer)"},
+      {"--hidden", "=192"},            {"--tie", "default: off"},
+      {"--layers", "=2"},              {"--heads", "=4"},            {"--dropout", "=0"},
+      {"--steps", "=8000 (mlp), 3000 (transformer)"},                {"--batch-size", "=256 (mlp), 32 (transformer)"},
+      {"--optimizer", "=sgd (mlp), adamw (transformer)"},            {"--schedule", "=linear (mlp), cosine (transformer)"},
+      {"--lr", "=1 (mlp), 0.003 (transformer)"},                     {"--lr-final", "=0.05 (mlp), 0.0003 (transformer)"},
+      {"--warmup", "=0 (mlp), 100 (transformer)"},                   {"--schedule-steps", "=0"},
+      {"--momentum", "=0"},            {"--weight-decay", "=0 (mlp), 0.1 (transformer)"},
+      {"--clip", "=0 (mlp), 1 (transformer)"},                       {"--validation-fraction", "=0.1"},
+      {"--eval-every", "=1000 (mlp), 500 (transformer)"},            {"--eval-windows", "=20000 (mlp), 512 (transformer)"},
+      {"--seed", "=0"},
       {"--threads", "=1"},             {"--samples", "=3"},          {"--sample-length", "=0"},
       {"--temperature", "=0.8"},       {"--prompt", "default:"},     {"--json", "default: none"},
       {"--plot", "default: none"},     {"--save", "default: none"},  {"--load", "default: none"},
@@ -311,4 +319,82 @@ TEST_CASE("A write error on the output stream is an error with a message, not a 
   const int code = run(small_run({"--steps", "0", "--samples", "0"}), broken, err);
   CHECK(code == kExitError);
   CHECK_THAT(err.str(), Contains("cannot write to the standard output"));
+}
+
+namespace {
+
+// A transformer small enough to train for a few steps in well under a second.
+std::vector<std::string> tiny_transformer(const std::vector<std::string>& more = {}) {
+  std::vector<std::string> args{"--model", "transformer", "--context", "8", "--embed-dim", "16", "--layers", "1",
+                                "--heads", "2", "--batch-size", "8", "--warmup", "5", "--eval-windows", "40",
+                                "--lr", "0.01"};
+  args.insert(args.end(), more.begin(), more.end());
+  return small_run(args);
+}
+
+}  // namespace
+
+TEST_CASE("Model and optimizer flags that do not fit together are usage errors", "[next_token][cli]") {
+  const std::pair<std::vector<std::string>, const char*> cases[] = {
+      {{"--layers", "2"}, "--layers applies to --model transformer only"},
+      {{"--dropout", "0.1"}, "--dropout applies to --model transformer only"},
+      {{"--model", "transformer", "--hidden", "10"}, "--hidden applies to --model mlp only"},
+      {{"--model", "transformer", "--tie"}, "--tie applies to --model mlp only"},
+      {{"--model", "transformer", "--heads", "3"}, "--heads 3 does not divide --embed-dim 128"},
+      {{"--optimizer", "adamw", "--momentum", "0.9"}, "--momentum applies to --optimizer sgd only"},
+      {{"--warmup", "10"}, "--warmup applies to --schedule cosine only"},
+      {{"--model", "transformer", "--steps", "50"}, "--warmup 100 leaves nothing of the schedule's 50 steps"},
+      {{"--model", "transformer", "--lr-final", "0.01"}, "is above --lr"},
+      {{"--context", "65"}, "more than the MLP's largest window (64)"},
+      {{"--model", "gpt"}, "--model"},
+      {{"--optimizer", "adam"}, "--optimizer"},
+      {{"--clip", "-1"}, "--clip"},
+  };
+  for (const auto& [args, message] : cases) {
+    INFO(args.front() << " " << args[1]);
+    const CliResult r = run_cli(args);
+    CHECK(r.code == kExitUsage);
+    CHECK_THAT(r.err, Contains(message));
+    CHECK(r.out.empty());
+  }
+}
+
+TEST_CASE("The progress line and the log show the gradient norm; --json adds model, optimizer and grad_norm",
+          "[next_token][cli]") {
+  TempDir dir("grad_norm");
+  const CliResult terminal = run_cli(small_run({"--eval-every", "20"}), /*interactive=*/true);
+  CHECK(terminal.code == kExitOk);
+  CHECK_THAT(terminal.out, Contains("  grad norm "));
+  const CliResult r = run_cli(small_run({"--clip", "0.5", "--json", dir.file("run.json"), "--eval-every", "30"}));
+  INFO(r.out << r.err);
+  REQUIRE(r.code == kExitOk);
+  CHECK_THAT(r.out, Contains("step 30  train") && Contains("grad norm"));
+  const nlohmann::json j = read_json(dir.file("run.json"));
+  CHECK(j["model"]["kind"] == "mlp");
+  CHECK(j["optimizer"]["kind"] == "sgd");
+  CHECK(j["optimizer"]["clip"] == 0.5);
+  // The norm reported is the one before clipping: an MLP early in training has norms above 0.5.
+  CHECK(j["grad_norm"].get<double>() > 0.0);
+  CHECK(std::isfinite(j["grad_norm"].get<double>()));
+}
+
+TEST_CASE("A transformer trains with AdamW, learns, and leaves never-fed rows of its untied table bit-identical",
+          "[next_token][cli][transformer]") {
+  TempDir dir("transformer");
+  const CliResult r = run_cli(tiny_transformer({"--steps", "40", "--json", dir.file("run.json")}));
+  INFO(r.out << r.err);
+  REQUIRE(r.code == kExitOk);
+  CHECK_THAT(r.out, Contains("AdamW is lazy on the token table") && Contains("row check passed") &&
+                        Contains("learning check passed"));
+  CHECK_THAT(r.out, Contains("training: 40 steps of 8 windows x 8 tokens, AdamW lr 0.01 -> 0.001 (warmup 5, cosine"));
+  const nlohmann::json j = read_json(dir.file("run.json"));
+  CHECK(j["model"]["kind"] == "transformer");
+  CHECK(j["model"]["blocks"] == 1);
+  CHECK(j["optimizer"]["kind"] == "adamw");
+  CHECK(j["optimizer"]["weight_decay"] == 0.1);  // decay is on, and lazy: the unfed rows still hold
+  CHECK(j["tokens"] == 40 * 8 * 8);               // every position of every window is predicted
+  CHECK(j["rows_never_seen"].get<int>() > 150);
+  CHECK(j["unseen_rows_identical"] == true);
+  CHECK(j["rows_never_seen_changed"] == 0);
+  CHECK(j["samples"].size() == 1);
 }
