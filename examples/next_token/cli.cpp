@@ -42,7 +42,8 @@ namespace {
 namespace lim = limits;
 
 // The transformer's default run length: see README.md (next_token) for the runs behind it.
-constexpr std::size_t kTransformerSteps = 3000;
+constexpr std::size_t kTransformerSteps = 4000;
+constexpr float kTransformerDropout = 0.2f;
 
 struct Options {
   std::string corpus = XGRAD_DEFAULT_CORPUS;
@@ -50,7 +51,11 @@ struct Options {
   std::size_t vocab_size = 2000;
   std::string model_kind = "mlp";
   ModelConfig model;               // the MLP's flags (and the shared --context, --embed-dim)
-  TransformerConfig transformer;   // --layers, --heads, --dropout
+  TransformerConfig transformer = [] {  // --layers, --heads, --dropout
+    TransformerConfig c;
+    c.dropout = kTransformerDropout;
+    return c;
+  }();
   ModelSpec spec;                  // what is built, from the flags above and the defaults
   std::string optimizer = "sgd";
   std::string schedule = "linear";
@@ -542,6 +547,8 @@ int run_parsed(const CLI::App& app, Options o, std::ostream& out, std::ostream& 
     }
     out << "model: " << describe(o.spec) << "; " << group(summary.parameter_count) << " parameters, " << summary.init
         << "\n";
+    // Not an error: the run is right, only slower than it could be (core/threads.hpp).
+    if (*xgrad::blas_core_hint()) err << "next_token: note: " << xgrad::blas_core_hint() << "\n";
     out << "training: " << o.train.steps << " steps of " << o.train.batch << " windows";
     if (model.predictions_per_window() > 1) out << " x " << model.predictions_per_window() << " tokens";
     out << ", " << describe_training(o.train) << ", seed " << o.seed << ", " << o.threads

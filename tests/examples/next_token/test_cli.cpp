@@ -25,8 +25,8 @@ TEST_CASE("The help documents every flag with its default and exits 0", "[next_t
       {"--model", "=mlp"},
       {"--context", "=3 (mlp), 64 (transformer)"},                   {"--embed-dim", "=16 (mlp), 128 (transformer)"},
       {"--hidden", "=192"},            {"--tie", "default: off"},
-      {"--layers", "=2"},              {"--heads", "=4"},            {"--dropout", "=0"},
-      {"--steps", "=8000 (mlp), 3000 (transformer)"},                {"--batch-size", "=256 (mlp), 32 (transformer)"},
+      {"--layers", "=2"},              {"--heads", "=4"},            {"--dropout", "=0.2"},
+      {"--steps", "=8000 (mlp), 4000 (transformer)"},                {"--batch-size", "=256 (mlp), 32 (transformer)"},
       {"--optimizer", "=sgd (mlp), adamw (transformer)"},            {"--schedule", "=linear (mlp), cosine (transformer)"},
       {"--lr", "=1 (mlp), 0.003 (transformer)"},                     {"--lr-final", "=0.05 (mlp), 0.0003 (transformer)"},
       {"--warmup", "=0 (mlp), 100 (transformer)"},                   {"--schedule-steps", "=0"},
@@ -359,7 +359,7 @@ TEST_CASE("Model and optimizer flags that do not fit together are usage errors",
   }
 }
 
-TEST_CASE("The progress line and the log show the gradient norm; --json adds model, optimizer and grad_norm",
+TEST_CASE("The progress line and the log show the gradient norm, and --json adds model, optimizer and grad_norm",
           "[next_token][cli]") {
   TempDir dir("grad_norm");
   const CliResult terminal = run_cli(small_run({"--eval-every", "20"}), /*interactive=*/true);
