@@ -12,11 +12,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   try {
     const next_token::CheckpointInfo info = next_token::parse_checkpoint_info(text, "manifest.json");
     namespace lim = next_token::limits;
-    const next_token::ModelConfig& c = info.config;
-    const bool within = c.vocab >= lim::kMinVocab && c.vocab <= lim::kMaxVocab && c.context >= 1 &&
-                        c.context <= lim::kMaxContext && c.embed_dim >= 1 && c.embed_dim <= lim::kMaxEmbedDim &&
-                        c.hidden <= lim::kMaxHidden && info.seed <= lim::kMaxSeed &&
-                        info.vocabulary.size() == c.vocab;
+    const bool vocab_ok = info.spec.vocab() >= static_cast<std::size_t>(lim::kMinVocab) &&
+                          info.spec.vocab() <= static_cast<std::size_t>(lim::kMaxVocab) &&
+                          info.vocabulary.size() == info.spec.vocab() && info.seed <= lim::kMaxSeed;
+    bool within = vocab_ok;
+    if (info.spec.kind == next_token::ModelKind::mlp) {
+      const next_token::ModelConfig& c = info.spec.mlp;
+      within = within && c.context >= 1 && c.context <= static_cast<std::size_t>(lim::kMaxContext) &&
+               c.embed_dim >= 1 && c.embed_dim <= static_cast<std::size_t>(lim::kMaxEmbedDim) &&
+               c.hidden <= static_cast<std::size_t>(lim::kMaxHidden);
+    } else {
+      const next_token::TransformerConfig& c = info.spec.transformer;
+      within = within && c.context >= 1 && c.context <= static_cast<std::size_t>(lim::kMaxBlock) &&
+               c.layers >= 1 && c.layers <= static_cast<std::size_t>(lim::kMaxLayers) && c.heads >= 1 &&
+               c.heads <= static_cast<std::size_t>(lim::kMaxHeads) && c.embed_dim >= 1 &&
+               c.embed_dim <= static_cast<std::size_t>(lim::kMaxEmbedDim) && c.embed_dim % c.heads == 0;
+    }
     if (!within) fuzz::contract_broken("parse_checkpoint_info", "accepted a configuration outside the limits");
   } catch (const next_token::CheckpointError&) {
   }
