@@ -1,4 +1,4 @@
-// The toy GPT: a pre-norm transformer as ../shared/torch_tiny_gpt.py and nanoGPT lay it out.
+// The toy GPT: a pre-norm transformer as nanoGPT lays it out (its PyTorch twin is bench/torch_transformer.py).
 //   ids (B, T) -> wte (B, T, C) + wpe[0..T) (T, C) -> L x TransformerBlock -> LayerNorm ln_f
 //              -> Dense head (C, V), no bias, untied from wte      logits (B, T, V)
 // GPT-2's initialisation (embeddings and kernels normal(0.02), residual projections

@@ -1,5 +1,5 @@
 """next_token's toy GPT (examples/next_token/transformer.hpp) against the same model written in
-PyTorch, the Block of ../shared/torch_tiny_gpt.py (nn.LayerNorm, gelu tanh, masked softmax):
+PyTorch, the Block of bench/torch_transformer.py (nn.LayerNorm, gelu tanh, masked softmax):
 tests/examples/next_token/dump_transformer_for_torch.cpp writes a tiny model's parameters,
 ids, logits, loss and gradients as .npy; here they are loaded into PyTorch and recomputed.
 Skipped without python3-torch, or without the dump program (CTest passes it as
