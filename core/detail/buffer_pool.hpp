@@ -14,9 +14,10 @@ namespace xgrad::buffer_pool {
 
 // Arrays smaller than this many floats are left to malloc, which reuses them cheaply.
 inline constexpr std::size_t kMinPooledFloats = std::size_t{1} << 14;
-// At most this many buffers of one size are kept (a step rarely needs more of one size);
-// a further one released frees the oldest of that size.
-inline constexpr std::size_t kMaxBuffersPerSize = 8;
+// At most this many buffers of one size are kept; a further one released frees the oldest
+// of that size. A transformer step holds a few dozen (B, T, C) arrays at once (outputs and
+// gradients of every layer), so a cap of 8 sent most of them back to the kernel each step.
+inline constexpr std::size_t kMaxBuffersPerSize = 64;
 
 // An array of this shape with unspecified contents: a cached buffer of the same element
 // count when there is one, otherwise a new allocation.
