@@ -20,8 +20,12 @@ std::size_t num_threads();
 // variable OPENBLAS_CORETYPE, read when the library loads, picks one by name instead.
 const char* blas_core();
 
-// A one-line hint when OpenBLAS runs its Prescott kernels on a CPU with AVX2 or AVX-512
-// (the case above), naming the OPENBLAS_CORETYPE value the CPU allows; empty otherwise.
+// The OPENBLAS_CORETYPE value to set when OpenBLAS runs its Prescott kernels on a CPU with
+// AVX2 or AVX-512 (the case above): "Cooperlake" (AVX-512 with bf16), "SkylakeX" (AVX-512)
+// or "Haswell" (AVX2). Empty when OpenBLAS chose another core or the CPU has neither.
+const char* blas_core_suggestion();
+
+// A one-line hint for the case above, naming blas_core_suggestion(); empty otherwise.
 const char* blas_core_hint();
 
 }  // namespace xgrad

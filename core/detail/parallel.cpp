@@ -116,18 +116,24 @@ std::size_t num_threads() { return threads_wanted.load(); }
 
 const char* blas_core() { return openblas_get_corename(); }
 
-const char* blas_core_hint() {
+const char* blas_core_suggestion() {
   if (std::string(blas_core()) != "Prescott") return "";
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f")) {
-    return "OpenBLAS runs its slow Prescott kernels on this AVX-512 CPU: set OPENBLAS_CORETYPE=SkylakeX "
-           "(or Cooperlake where the CPU has avx512_bf16) for several times faster products";
-  }
-  if (__builtin_cpu_supports("avx2")) {
-    return "OpenBLAS runs its slow Prescott kernels on this AVX2 CPU: set OPENBLAS_CORETYPE=Haswell "
-           "for several times faster products";
-  }
+  if (__builtin_cpu_supports("avx512bf16")) return "Cooperlake";
+  if (__builtin_cpu_supports("avx512f")) return "SkylakeX";
+  if (__builtin_cpu_supports("avx2")) return "Haswell";
   return "";
+}
+
+const char* blas_core_hint() {
+  static const std::string hint = [] {
+    const std::string core = blas_core_suggestion();
+    if (core.empty()) return std::string();
+    return "OpenBLAS runs its slow SSE3 Prescott kernels on this CPU, which has " +
+           std::string(core == "Haswell" ? "AVX2" : "AVX-512") + ": set OPENBLAS_CORETYPE=" + core +
+           " for several times faster products";
+  }();
+  return hint.c_str();
 }
 
 std::size_t parallel_regions_run() { return regions_run.load(); }

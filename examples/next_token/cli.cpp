@@ -4,11 +4,13 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <functional>
 #include <limits>
 #include <optional>
 #include <ostream>
 #include <sstream>
+#include <string>
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wshadow"
@@ -549,6 +551,10 @@ int run_parsed(const CLI::App& app, Options o, std::ostream& out, std::ostream& 
         << "\n";
     // Not an error: the run is right, only slower than it could be (core/threads.hpp).
     if (*xgrad::blas_core_hint()) err << "next_token: note: " << xgrad::blas_core_hint() << "\n";
+    if (const char* chosen = std::getenv("XGRAD_BLAS_CORE_CHOSEN"); chosen && xgrad::blas_core() == std::string(chosen)) {
+      err << "next_token: note: restarted with OPENBLAS_CORETYPE=" << chosen
+          << " (OpenBLAS did not recognise this CPU and chose its slow SSE3 kernels; set the variable to override)\n";
+    }
     out << "training: " << o.train.steps << " steps of " << o.train.batch << " windows";
     if (model.predictions_per_window() > 1) out << " x " << model.predictions_per_window() << " tokens";
     out << ", " << describe_training(o.train) << ", seed " << o.seed << ", " << o.threads

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "core/io/message_text.hpp"
+#include "core/threads.hpp"
 #include "optimizer_choice.hpp"
 
 namespace next_token {
@@ -187,6 +188,7 @@ nlohmann::json summary_json(const RunSummary& s) {
       {"unseen_rows_identical", s.rows.unseen_rows_identical},
       {"tokens_per_second", s.tokens_per_second()},
       {"seed", o.seed},
+      {"blas_core", xgrad::blas_core()},  // results are bit-identical per OpenBLAS kernel family
       {"row_check_passed", s.rows.passed},
       {"row_check_kind", s.rows.dense_table_gradient ? "dense (tied output layer)" : "sparse"},
       {"learning_check", !s.learning_check_applies ? "not applied" : s.learning_passed ? "passed" : "failed"},

@@ -29,3 +29,20 @@ TEST_CASE("blas_core names OpenBLAS's kernel and hints only at the Prescott fall
   CHECK(hint.empty() == !fallback);
   if (fallback) CHECK(hint.find("OPENBLAS_CORETYPE=") != std::string::npos);
 }
+
+TEST_CASE("blas_core_suggestion names the fastest kernel family the CPU's flags allow, at the Prescott fallback only",
+          "[core][blas]") {
+  const std::string core = xgrad::blas_core();
+  const std::string suggestion = xgrad::blas_core_suggestion();
+  INFO("OpenBLAS core " << core << "; suggestion: " << suggestion);
+  __builtin_cpu_init();
+  std::string expected;
+  if (core == "Prescott") {
+    expected = __builtin_cpu_supports("avx512bf16") ? "Cooperlake"
+               : __builtin_cpu_supports("avx512f")  ? "SkylakeX"
+               : __builtin_cpu_supports("avx2")     ? "Haswell"
+                                                    : "";
+  }
+  CHECK(suggestion == expected);
+  if (!suggestion.empty()) CHECK(std::string(xgrad::blas_core_hint()).find("OPENBLAS_CORETYPE=" + suggestion) != std::string::npos);
+}
