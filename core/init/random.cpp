@@ -2,13 +2,14 @@
 // (docs/flax_jax_spec.md sections 2-8). Compiled with -ffp-contract=off: fusions are explicit.
 #include "core/init/random.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <string>
 
+#include "core/detail/threefry.hpp"
 #include "core/errors.hpp"
 #include "core/init/xla_math.hpp"
 
@@ -54,22 +55,11 @@ std::uint64_t checked_count(const Shape& extents, const Shape& shape, const char
   return n;
 }
 
-// How many words a draw of `shape` has, refusing what JAX's blocked legacy path would do.
-std::uint64_t word_count(const Shape& shape, Layout layout, const char* caller) {
-  const std::uint64_t n = checked_count(shape, shape, caller);
-  // JAX splits the key into blocks from 2^32 - 1 words on; we do not implement that path.
-  if (layout == Layout::legacy && n >= std::numeric_limits<std::uint32_t>::max()) {
-    throw std::length_error(std::string(caller) + ": the legacy layout supports fewer than 2^32 - 1 words, got " +
-                            std::to_string(n));
-  }
-  return n;
-}
-
 // Rows of the words of `shape`, each word computed from its flat index alone.
 std::vector<std::uint32_t> bits_of_rows(const Key& key, const Shape& shape, const std::vector<std::size_t>& rows,
                                         Layout layout, const char* caller) {
   if (shape.empty()) throw ShapeError(std::string(caller) + ": a scalar shape () has no rows");
-  const std::uint64_t n = word_count(shape, layout, caller);
+  const std::uint64_t n = detail::word_count(shape, layout, caller);
   const std::uint64_t width = checked_count(Shape(shape.begin() + 1, shape.end()), shape, caller);
   for (std::size_t i = 0; i < rows.size(); ++i) {
     if (rows[i] >= shape[0]) {
@@ -85,19 +75,15 @@ std::vector<std::uint32_t> bits_of_rows(const Key& key, const Shape& shape, cons
   std::uint32_t* out = bits.data();
   for (std::size_t row : rows) {
     const std::uint64_t first = row * width;  // < n, so no overflow
-    for (std::uint64_t c = 0; c < width; ++c) *out++ = word_at(key, first + c, n, layout);
+    if (layout == Layout::partitionable) {
+      detail::partitionable_words(key, first, static_cast<std::size_t>(width), out);
+      out += width;
+    } else {
+      for (std::uint64_t c = 0; c < width; ++c) *out++ = word_at(key, first + c, n, layout);
+    }
   }
   return bits;
 }
-
-float float_from_bits(std::uint32_t bits) {
-  float x;
-  std::memcpy(&x, &bits, sizeof x);
-  return x;
-}
-
-// A float in [1, 2) from the top 23 bits of w, minus 1: a multiple of 2^-23 in [0, 1).
-float unit_float(std::uint32_t w) { return float_from_bits((w >> 9) | 0x3F800000u) - 1.0f; }
 
 // jax.random.uniform's last step: fma(f, span, minval) (XLA:CPU fuses it), floored at minval.
 float scale_unit(float f, float span, float minval) {
@@ -110,7 +96,9 @@ Array uniform_from_bits(const std::vector<std::uint32_t>& bits, const Shape& sha
   const float span = maxval - minval;
   Array out = Array::from_shape(shape);
   float* data = out.data();
-  for (std::size_t i = 0; i < bits.size(); ++i) data[i] = scale_unit(unit_float(bits[i]), span, minval);
+  for (std::size_t i = 0; i < bits.size(); ++i) {
+    data[i] = scale_unit(detail::unit_float(bits[i]), span, minval);
+  }
   return out;
 }
 
@@ -197,19 +185,12 @@ std::vector<Key> split(const Key& key, std::size_t n, Layout layout) {
 }
 
 std::vector<std::uint32_t> random_bits(const Key& key, const Shape& shape, Layout layout) {
-  const std::uint64_t n = word_count(shape, layout, "random_bits");
+  const std::uint64_t n = detail::word_count(shape, layout, "random_bits");
   std::vector<std::uint32_t> bits(n);
-  if (layout == Layout::partitionable) {
-    for (std::uint64_t i = 0; i < n; ++i) bits[i] = partitionable_word(key, i);
-    return bits;
-  }
-  // Each pair gives two words: j and j + m.
-  const std::uint64_t m = (n + 1) / 2;
-  for (std::uint64_t j = 0; j < m; ++j) {
-    const auto y = legacy_pair(key, j, m, n);
-    bits[j] = y[0];
-    if (j + m < n) bits[j + m] = y[1];
-  }
+  std::uint32_t* out = bits.data();
+  detail::draw_words(key, n, layout, [out](std::size_t first, const std::uint32_t* words, std::size_t count) {
+    std::copy(words, words + count, out + first);
+  });
   return bits;
 }
 
@@ -219,7 +200,17 @@ std::vector<std::uint32_t> random_bits_rows(const Key& key, const Shape& shape, 
 }
 
 Array uniform(const Key& key, const Shape& shape, float minval, float maxval, Layout layout) {
-  return uniform_from_bits(random_bits(key, shape, layout), shape, minval, maxval);
+  const std::uint64_t n = detail::word_count(shape, layout, "uniform");
+  const float span = maxval - minval;
+  Array out = Array::from_shape(shape);
+  float* data = out.data();
+  // uniform_from_bits' formula, fused with the draw instead of a second pass over a copy.
+  detail::draw_words(key, n, layout, [=](std::size_t first, const std::uint32_t* words, std::size_t count) {
+    for (std::size_t k = 0; k < count; ++k) {
+      data[first + k] = scale_unit(detail::unit_float(words[k]), span, minval);
+    }
+  });
+  return out;
 }
 
 Array normal(const Key& key, const Shape& shape, Layout layout) {
@@ -254,5 +245,101 @@ Array truncated_normal(const Key& key, float lower, float upper, const Shape& sh
   }
   return u;
 }
+
+namespace detail {
+namespace {
+
+// Rotation by a constant, so the shifts compile to immediates.
+template <int R>
+Words rotl(const Words& x) {
+  return (x << R) | (x >> (32 - R));
+}
+
+template <int R0, int R1, int R2, int R3>
+void four_rounds(Words& x0, Words& x1) {
+  x0 += x1; x1 = rotl<R0>(x1); x1 ^= x0;
+  x0 += x1; x1 = rotl<R1>(x1); x1 ^= x0;
+  x0 += x1; x1 = rotl<R2>(x1); x1 ^= x0;
+  x0 += x1; x1 = rotl<R3>(x1); x1 ^= x0;
+}
+
+// threefry2x32 on a batch of counter pairs, lane by lane the scalar threefry2x32.
+void threefry_lanes(const Key& key, Words& x0, Words& x1) {
+  const std::uint32_t ks[3] = {key.hi, key.lo, key.hi ^ key.lo ^ 0x1BD11BDAu};
+  x0 += Words(ks[0]);
+  x1 += Words(ks[1]);
+  for (std::uint32_t block = 0; block < 5; ++block) {
+    if (block % 2 == 0) {
+      four_rounds<13, 15, 26, 6>(x0, x1);
+    } else {
+      four_rounds<17, 29, 16, 24>(x0, x1);
+    }
+    x0 += Words(ks[(block + 1) % 3]);
+    x1 += Words(ks[(block + 2) % 3] + block + 1);
+  }
+}
+
+Words lane_offsets() {
+  alignas(64) std::uint32_t lanes[Words::size];
+  for (std::size_t k = 0; k < Words::size; ++k) lanes[k] = static_cast<std::uint32_t>(k);
+  return Words::load_aligned(lanes);
+}
+
+}  // namespace
+
+void partitionable_words(const Key& key, std::uint64_t first, std::size_t count, std::uint32_t* out) {
+  constexpr std::size_t kLanes = Words::size;
+  const Words lanes = lane_offsets();
+  std::size_t k = 0;
+  while (k < count) {
+    // A run of counters with one high word: it ends where the low word would wrap.
+    const std::uint64_t start = first + k;
+    const std::uint64_t to_wrap = (std::uint64_t{1} << 32) - low_word(start);
+    const std::size_t run_end = k + static_cast<std::size_t>(std::min<std::uint64_t>(count - k, to_wrap));
+    const Words hi(high_word(start));
+    std::uint32_t lo = low_word(start);
+    for (; k + kLanes <= run_end; k += kLanes, lo += kLanes) {
+      Words x0 = hi;
+      Words x1 = Words(lo) + lanes;
+      threefry_lanes(key, x0, x1);
+      (x0 ^ x1).store_unaligned(out + k);
+    }
+    for (; k < run_end; ++k) out[k] = partitionable_word(key, first + k);
+  }
+}
+
+void legacy_pairs(const Key& key, std::uint64_t n, std::uint64_t first, std::size_t count,
+                  std::uint32_t* words, std::uint32_t* partners) {
+  constexpr std::size_t kLanes = Words::size;
+  const std::uint64_t m = (n + 1) / 2;
+  const std::uint64_t with_partner = n - m;  // pairs j < n - m have j + m < n
+  const Words lanes = lane_offsets();
+  const Words offset(static_cast<std::uint32_t>(m));
+  std::size_t k = 0;
+  for (; k + kLanes <= count && first + k + kLanes <= with_partner; k += kLanes) {
+    Words x0 = Words(static_cast<std::uint32_t>(first + k)) + lanes;
+    Words x1 = x0 + offset;
+    threefry_lanes(key, x0, x1);
+    x0.store_unaligned(words + k);
+    x1.store_unaligned(partners + k);
+  }
+  for (; k < count; ++k) {
+    const auto y = legacy_pair(key, first + k, m, n);
+    words[k] = y[0];
+    partners[k] = y[1];
+  }
+}
+
+std::uint64_t word_count(const Shape& shape, Layout layout, const char* caller) {
+  const std::uint64_t n = checked_count(shape, shape, caller);
+  // JAX splits the key into blocks from 2^32 - 1 words on; we do not implement that path.
+  if (layout == Layout::legacy && n >= std::numeric_limits<std::uint32_t>::max()) {
+    throw std::length_error(std::string(caller) + ": the legacy layout supports fewer than 2^32 - 1 words, got " +
+                            std::to_string(n));
+  }
+  return n;
+}
+
+}  // namespace detail
 
 }  // namespace xgrad::random
