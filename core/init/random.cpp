@@ -188,8 +188,8 @@ std::vector<std::uint32_t> random_bits(const Key& key, const Shape& shape, Layou
   const std::uint64_t n = detail::word_count(shape, layout, "random_bits");
   std::vector<std::uint32_t> bits(n);
   std::uint32_t* out = bits.data();
-  detail::draw_words(key, n, layout, [out](std::size_t first, const std::uint32_t* words, std::size_t count) {
-    std::copy(words, words + count, out + first);
+  detail::draw_words(key, n, layout, [out](std::size_t first, const std::uint32_t* words, std::size_t n_words) {
+    std::copy(words, words + n_words, out + first);
   });
   return bits;
 }
@@ -249,40 +249,85 @@ Array truncated_normal(const Key& key, float lower, float upper, const Shape& sh
 namespace detail {
 namespace {
 
-// Rotation by a constant, so the shifts compile to immediates.
-template <int R>
-Words rotl(const Words& x) {
-  return (x << R) | (x >> (32 - R));
-}
+// The words of a block are hashed in groups of kGroup batches: one batch's rounds form a
+// chain of dependent instructions, and several independent chains keep the vector units
+// busy. Everything is inlined so the batches stay in registers.
+constexpr std::size_t kGroup = 4;
 
-template <int R0, int R1, int R2, int R3>
-void four_rounds(Words& x0, Words& x1) {
-  x0 += x1; x1 = rotl<R0>(x1); x1 ^= x0;
-  x0 += x1; x1 = rotl<R1>(x1); x1 ^= x0;
-  x0 += x1; x1 = rotl<R2>(x1); x1 ^= x0;
-  x0 += x1; x1 = rotl<R3>(x1); x1 ^= x0;
-}
-
-// threefry2x32 on a batch of counter pairs, lane by lane the scalar threefry2x32.
-void threefry_lanes(const Key& key, Words& x0, Words& x1) {
-  const std::uint32_t ks[3] = {key.hi, key.lo, key.hi ^ key.lo ^ 0x1BD11BDAu};
-  x0 += Words(ks[0]);
-  x1 += Words(ks[1]);
-  for (std::uint32_t block = 0; block < 5; ++block) {
-    if (block % 2 == 0) {
-      four_rounds<13, 15, 26, 6>(x0, x1);
-    } else {
-      four_rounds<17, 29, 16, 24>(x0, x1);
-    }
-    x0 += Words(ks[(block + 1) % 3]);
-    x1 += Words(ks[(block + 2) % 3] + block + 1);
+template <int R, std::size_t K>
+[[gnu::always_inline]] inline void rounds_step(Words (&x0)[K], Words (&x1)[K]) {
+  for (std::size_t k = 0; k < K; ++k) {
+    x0[k] += x1[k];
+    x1[k] = (x1[k] << R) | (x1[k] >> (32 - R));
+    x1[k] ^= x0[k];
   }
+}
+
+template <int R0, int R1, int R2, int R3, std::size_t K>
+[[gnu::always_inline]] inline void four_rounds(Words (&x0)[K], Words (&x1)[K], std::uint32_t inject0,
+                                               std::uint32_t inject1) {
+  rounds_step<R0>(x0, x1);
+  rounds_step<R1>(x0, x1);
+  rounds_step<R2>(x0, x1);
+  rounds_step<R3>(x0, x1);
+  const Words i0(inject0), i1(inject1);
+  for (std::size_t k = 0; k < K; ++k) {
+    x0[k] += i0;
+    x1[k] += i1;
+  }
+}
+
+// threefry2x32 on K batches of counter pairs, lane by lane the scalar threefry2x32: the
+// same rounds, with its loop over the five blocks written out (block b injects
+// ks[(b + 1) % 3] and ks[(b + 2) % 3] + b + 1).
+template <std::size_t K>
+[[gnu::always_inline]] inline void threefry_lanes(const Key& key, Words (&x0)[K], Words (&x1)[K]) {
+  const std::uint32_t ks0 = key.hi, ks1 = key.lo, ks2 = key.hi ^ key.lo ^ 0x1BD11BDAu;
+  const Words k0(ks0), k1(ks1);
+  for (std::size_t k = 0; k < K; ++k) {
+    x0[k] += k0;
+    x1[k] += k1;
+  }
+  four_rounds<13, 15, 26, 6>(x0, x1, ks1, ks2 + 1);
+  four_rounds<17, 29, 16, 24>(x0, x1, ks2, ks0 + 2);
+  four_rounds<13, 15, 26, 6>(x0, x1, ks0, ks1 + 3);
+  four_rounds<17, 29, 16, 24>(x0, x1, ks1, ks2 + 4);
+  four_rounds<13, 15, 26, 6>(x0, x1, ks2, ks0 + 5);
 }
 
 Words lane_offsets() {
   alignas(64) std::uint32_t lanes[Words::size];
   for (std::size_t k = 0; k < Words::size; ++k) lanes[k] = static_cast<std::uint32_t>(k);
   return Words::load_aligned(lanes);
+}
+
+// Partitionable words [k, k + K * lanes) of out, counters (hi, lo + 0, 1, ...) with no wrap.
+template <std::size_t K>
+[[gnu::always_inline]] inline void partitionable_group(const Key& key, const Words& hi, std::uint32_t lo,
+                                                       const Words& lanes, std::uint32_t* out) {
+  Words x0[K], x1[K];
+  for (std::size_t k = 0; k < K; ++k) {
+    x0[k] = hi;
+    x1[k] = Words(lo + static_cast<std::uint32_t>(k * Words::size)) + lanes;
+  }
+  threefry_lanes(key, x0, x1);
+  for (std::size_t k = 0; k < K; ++k) (x0[k] ^ x1[k]).store_unaligned(out + k * Words::size);
+}
+
+// Legacy pairs [j, j + K * lanes), all with a partner: y0 to words, y1 to partners.
+template <std::size_t K>
+[[gnu::always_inline]] inline void legacy_group(const Key& key, std::uint32_t j, const Words& m,
+                                                const Words& lanes, std::uint32_t* words, std::uint32_t* partners) {
+  Words x0[K], x1[K];
+  for (std::size_t k = 0; k < K; ++k) {
+    x0[k] = Words(j + static_cast<std::uint32_t>(k * Words::size)) + lanes;
+    x1[k] = x0[k] + m;
+  }
+  threefry_lanes(key, x0, x1);
+  for (std::size_t k = 0; k < K; ++k) {
+    x0[k].store_unaligned(words + k * Words::size);
+    x1[k].store_unaligned(partners + k * Words::size);
+  }
 }
 
 }  // namespace
@@ -298,12 +343,10 @@ void partitionable_words(const Key& key, std::uint64_t first, std::size_t count,
     const std::size_t run_end = k + static_cast<std::size_t>(std::min<std::uint64_t>(count - k, to_wrap));
     const Words hi(high_word(start));
     std::uint32_t lo = low_word(start);
-    for (; k + kLanes <= run_end; k += kLanes, lo += kLanes) {
-      Words x0 = hi;
-      Words x1 = Words(lo) + lanes;
-      threefry_lanes(key, x0, x1);
-      (x0 ^ x1).store_unaligned(out + k);
+    for (; k + kGroup * kLanes <= run_end; k += kGroup * kLanes, lo += kGroup * kLanes) {
+      partitionable_group<kGroup>(key, hi, lo, lanes, out + k);
     }
+    for (; k + kLanes <= run_end; k += kLanes, lo += kLanes) partitionable_group<1>(key, hi, lo, lanes, out + k);
     for (; k < run_end; ++k) out[k] = partitionable_word(key, first + k);
   }
 }
@@ -315,13 +358,13 @@ void legacy_pairs(const Key& key, std::uint64_t n, std::uint64_t first, std::siz
   const std::uint64_t with_partner = n - m;  // pairs j < n - m have j + m < n
   const Words lanes = lane_offsets();
   const Words offset(static_cast<std::uint32_t>(m));
+  // Counters fit in 32 bits: the legacy layout has fewer than 2^32 - 1 words.
   std::size_t k = 0;
+  for (; k + kGroup * kLanes <= count && first + k + kGroup * kLanes <= with_partner; k += kGroup * kLanes) {
+    legacy_group<kGroup>(key, static_cast<std::uint32_t>(first + k), offset, lanes, words + k, partners + k);
+  }
   for (; k + kLanes <= count && first + k + kLanes <= with_partner; k += kLanes) {
-    Words x0 = Words(static_cast<std::uint32_t>(first + k)) + lanes;
-    Words x1 = x0 + offset;
-    threefry_lanes(key, x0, x1);
-    x0.store_unaligned(words + k);
-    x1.store_unaligned(partners + k);
+    legacy_group<1>(key, static_cast<std::uint32_t>(first + k), offset, lanes, words + k, partners + k);
   }
   for (; k < count; ++k) {
     const auto y = legacy_pair(key, first + k, m, n);
