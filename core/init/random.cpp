@@ -2,13 +2,14 @@
 // (docs/flax_jax_spec.md sections 2-8). Compiled with -ffp-contract=off: fusions are explicit.
 #include "core/init/random.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <string>
 
+#include "core/detail/threefry.hpp"
 #include "core/errors.hpp"
 #include "core/init/xla_math.hpp"
 
@@ -54,22 +55,11 @@ std::uint64_t checked_count(const Shape& extents, const Shape& shape, const char
   return n;
 }
 
-// How many words a draw of `shape` has, refusing what JAX's blocked legacy path would do.
-std::uint64_t word_count(const Shape& shape, Layout layout, const char* caller) {
-  const std::uint64_t n = checked_count(shape, shape, caller);
-  // JAX splits the key into blocks from 2^32 - 1 words on; we do not implement that path.
-  if (layout == Layout::legacy && n >= std::numeric_limits<std::uint32_t>::max()) {
-    throw std::length_error(std::string(caller) + ": the legacy layout supports fewer than 2^32 - 1 words, got " +
-                            std::to_string(n));
-  }
-  return n;
-}
-
 // Rows of the words of `shape`, each word computed from its flat index alone.
 std::vector<std::uint32_t> bits_of_rows(const Key& key, const Shape& shape, const std::vector<std::size_t>& rows,
                                         Layout layout, const char* caller) {
   if (shape.empty()) throw ShapeError(std::string(caller) + ": a scalar shape () has no rows");
-  const std::uint64_t n = word_count(shape, layout, caller);
+  const std::uint64_t n = detail::word_count(shape, layout, caller);
   const std::uint64_t width = checked_count(Shape(shape.begin() + 1, shape.end()), shape, caller);
   for (std::size_t i = 0; i < rows.size(); ++i) {
     if (rows[i] >= shape[0]) {
@@ -85,19 +75,15 @@ std::vector<std::uint32_t> bits_of_rows(const Key& key, const Shape& shape, cons
   std::uint32_t* out = bits.data();
   for (std::size_t row : rows) {
     const std::uint64_t first = row * width;  // < n, so no overflow
-    for (std::uint64_t c = 0; c < width; ++c) *out++ = word_at(key, first + c, n, layout);
+    if (layout == Layout::partitionable) {
+      detail::partitionable_words(key, first, static_cast<std::size_t>(width), out);
+      out += width;
+    } else {
+      for (std::uint64_t c = 0; c < width; ++c) *out++ = word_at(key, first + c, n, layout);
+    }
   }
   return bits;
 }
-
-float float_from_bits(std::uint32_t bits) {
-  float x;
-  std::memcpy(&x, &bits, sizeof x);
-  return x;
-}
-
-// A float in [1, 2) from the top 23 bits of w, minus 1: a multiple of 2^-23 in [0, 1).
-float unit_float(std::uint32_t w) { return float_from_bits((w >> 9) | 0x3F800000u) - 1.0f; }
 
 // jax.random.uniform's last step: fma(f, span, minval) (XLA:CPU fuses it), floored at minval.
 float scale_unit(float f, float span, float minval) {
@@ -110,7 +96,9 @@ Array uniform_from_bits(const std::vector<std::uint32_t>& bits, const Shape& sha
   const float span = maxval - minval;
   Array out = Array::from_shape(shape);
   float* data = out.data();
-  for (std::size_t i = 0; i < bits.size(); ++i) data[i] = scale_unit(unit_float(bits[i]), span, minval);
+  for (std::size_t i = 0; i < bits.size(); ++i) {
+    data[i] = scale_unit(detail::unit_float(bits[i]), span, minval);
+  }
   return out;
 }
 
@@ -197,19 +185,12 @@ std::vector<Key> split(const Key& key, std::size_t n, Layout layout) {
 }
 
 std::vector<std::uint32_t> random_bits(const Key& key, const Shape& shape, Layout layout) {
-  const std::uint64_t n = word_count(shape, layout, "random_bits");
+  const std::uint64_t n = detail::word_count(shape, layout, "random_bits");
   std::vector<std::uint32_t> bits(n);
-  if (layout == Layout::partitionable) {
-    for (std::uint64_t i = 0; i < n; ++i) bits[i] = partitionable_word(key, i);
-    return bits;
-  }
-  // Each pair gives two words: j and j + m.
-  const std::uint64_t m = (n + 1) / 2;
-  for (std::uint64_t j = 0; j < m; ++j) {
-    const auto y = legacy_pair(key, j, m, n);
-    bits[j] = y[0];
-    if (j + m < n) bits[j + m] = y[1];
-  }
+  std::uint32_t* out = bits.data();
+  detail::draw_words(key, n, layout, [out](std::size_t first, const std::uint32_t* words, std::size_t n_words) {
+    std::copy(words, words + n_words, out + first);
+  });
   return bits;
 }
 
@@ -219,7 +200,17 @@ std::vector<std::uint32_t> random_bits_rows(const Key& key, const Shape& shape, 
 }
 
 Array uniform(const Key& key, const Shape& shape, float minval, float maxval, Layout layout) {
-  return uniform_from_bits(random_bits(key, shape, layout), shape, minval, maxval);
+  const std::uint64_t n = detail::word_count(shape, layout, "uniform");
+  const float span = maxval - minval;
+  Array out = Array::from_shape(shape);
+  float* data = out.data();
+  // uniform_from_bits' formula, fused with the draw instead of a second pass over a copy.
+  detail::draw_words(key, n, layout, [=](std::size_t first, const std::uint32_t* words, std::size_t count) {
+    for (std::size_t k = 0; k < count; ++k) {
+      data[first + k] = scale_unit(detail::unit_float(words[k]), span, minval);
+    }
+  });
+  return out;
 }
 
 Array normal(const Key& key, const Shape& shape, Layout layout) {
@@ -254,5 +245,144 @@ Array truncated_normal(const Key& key, float lower, float upper, const Shape& sh
   }
   return u;
 }
+
+namespace detail {
+namespace {
+
+// The words of a block are hashed in groups of kGroup batches: one batch's rounds form a
+// chain of dependent instructions, and several independent chains keep the vector units
+// busy. Everything is inlined so the batches stay in registers.
+constexpr std::size_t kGroup = 4;
+
+template <int R, std::size_t K>
+[[gnu::always_inline]] inline void rounds_step(Words (&x0)[K], Words (&x1)[K]) {
+  for (std::size_t k = 0; k < K; ++k) {
+    x0[k] += x1[k];
+    x1[k] = (x1[k] << R) | (x1[k] >> (32 - R));
+    x1[k] ^= x0[k];
+  }
+}
+
+template <int R0, int R1, int R2, int R3, std::size_t K>
+[[gnu::always_inline]] inline void four_rounds(Words (&x0)[K], Words (&x1)[K], std::uint32_t inject0,
+                                               std::uint32_t inject1) {
+  rounds_step<R0>(x0, x1);
+  rounds_step<R1>(x0, x1);
+  rounds_step<R2>(x0, x1);
+  rounds_step<R3>(x0, x1);
+  const Words i0(inject0), i1(inject1);
+  for (std::size_t k = 0; k < K; ++k) {
+    x0[k] += i0;
+    x1[k] += i1;
+  }
+}
+
+// threefry2x32 on K batches of counter pairs, lane by lane the scalar threefry2x32: the
+// same rounds, with its loop over the five blocks written out (block b injects
+// ks[(b + 1) % 3] and ks[(b + 2) % 3] + b + 1).
+template <std::size_t K>
+[[gnu::always_inline]] inline void threefry_lanes(const Key& key, Words (&x0)[K], Words (&x1)[K]) {
+  const std::uint32_t ks0 = key.hi, ks1 = key.lo, ks2 = key.hi ^ key.lo ^ 0x1BD11BDAu;
+  const Words k0(ks0), k1(ks1);
+  for (std::size_t k = 0; k < K; ++k) {
+    x0[k] += k0;
+    x1[k] += k1;
+  }
+  four_rounds<13, 15, 26, 6>(x0, x1, ks1, ks2 + 1);
+  four_rounds<17, 29, 16, 24>(x0, x1, ks2, ks0 + 2);
+  four_rounds<13, 15, 26, 6>(x0, x1, ks0, ks1 + 3);
+  four_rounds<17, 29, 16, 24>(x0, x1, ks1, ks2 + 4);
+  four_rounds<13, 15, 26, 6>(x0, x1, ks2, ks0 + 5);
+}
+
+Words lane_offsets() {
+  alignas(64) std::uint32_t lanes[Words::size];
+  for (std::size_t k = 0; k < Words::size; ++k) lanes[k] = static_cast<std::uint32_t>(k);
+  return Words::load_aligned(lanes);
+}
+
+// Partitionable words [k, k + K * lanes) of out, counters (hi, lo + 0, 1, ...) with no wrap.
+template <std::size_t K>
+[[gnu::always_inline]] inline void partitionable_group(const Key& key, const Words& hi, std::uint32_t lo,
+                                                       const Words& lanes, std::uint32_t* out) {
+  Words x0[K], x1[K];
+  for (std::size_t k = 0; k < K; ++k) {
+    x0[k] = hi;
+    x1[k] = Words(lo + static_cast<std::uint32_t>(k * Words::size)) + lanes;
+  }
+  threefry_lanes(key, x0, x1);
+  for (std::size_t k = 0; k < K; ++k) (x0[k] ^ x1[k]).store_unaligned(out + k * Words::size);
+}
+
+// Legacy pairs [j, j + K * lanes), all with a partner: y0 to words, y1 to partners.
+template <std::size_t K>
+[[gnu::always_inline]] inline void legacy_group(const Key& key, std::uint32_t j, const Words& m,
+                                                const Words& lanes, std::uint32_t* words, std::uint32_t* partners) {
+  Words x0[K], x1[K];
+  for (std::size_t k = 0; k < K; ++k) {
+    x0[k] = Words(j + static_cast<std::uint32_t>(k * Words::size)) + lanes;
+    x1[k] = x0[k] + m;
+  }
+  threefry_lanes(key, x0, x1);
+  for (std::size_t k = 0; k < K; ++k) {
+    x0[k].store_unaligned(words + k * Words::size);
+    x1[k].store_unaligned(partners + k * Words::size);
+  }
+}
+
+}  // namespace
+
+void partitionable_words(const Key& key, std::uint64_t first, std::size_t count, std::uint32_t* out) {
+  constexpr std::size_t kLanes = Words::size;
+  const Words lanes = lane_offsets();
+  std::size_t k = 0;
+  while (k < count) {
+    // A run of counters with one high word: it ends where the low word would wrap.
+    const std::uint64_t start = first + k;
+    const std::uint64_t to_wrap = (std::uint64_t{1} << 32) - low_word(start);
+    const std::size_t run_end = k + static_cast<std::size_t>(std::min<std::uint64_t>(count - k, to_wrap));
+    const Words hi(high_word(start));
+    std::uint32_t lo = low_word(start);
+    for (; k + kGroup * kLanes <= run_end; k += kGroup * kLanes, lo += kGroup * kLanes) {
+      partitionable_group<kGroup>(key, hi, lo, lanes, out + k);
+    }
+    for (; k + kLanes <= run_end; k += kLanes, lo += kLanes) partitionable_group<1>(key, hi, lo, lanes, out + k);
+    for (; k < run_end; ++k) out[k] = partitionable_word(key, first + k);
+  }
+}
+
+void legacy_pairs(const Key& key, std::uint64_t n, std::uint64_t first, std::size_t count,
+                  std::uint32_t* words, std::uint32_t* partners) {
+  constexpr std::size_t kLanes = Words::size;
+  const std::uint64_t m = (n + 1) / 2;
+  const std::uint64_t with_partner = n - m;  // pairs j < n - m have j + m < n
+  const Words lanes = lane_offsets();
+  const Words offset(static_cast<std::uint32_t>(m));
+  // Counters fit in 32 bits: the legacy layout has fewer than 2^32 - 1 words.
+  std::size_t k = 0;
+  for (; k + kGroup * kLanes <= count && first + k + kGroup * kLanes <= with_partner; k += kGroup * kLanes) {
+    legacy_group<kGroup>(key, static_cast<std::uint32_t>(first + k), offset, lanes, words + k, partners + k);
+  }
+  for (; k + kLanes <= count && first + k + kLanes <= with_partner; k += kLanes) {
+    legacy_group<1>(key, static_cast<std::uint32_t>(first + k), offset, lanes, words + k, partners + k);
+  }
+  for (; k < count; ++k) {
+    const auto y = legacy_pair(key, first + k, m, n);
+    words[k] = y[0];
+    partners[k] = y[1];
+  }
+}
+
+std::uint64_t word_count(const Shape& shape, Layout layout, const char* caller) {
+  const std::uint64_t n = checked_count(shape, shape, caller);
+  // JAX splits the key into blocks from 2^32 - 1 words on; we do not implement that path.
+  if (layout == Layout::legacy && n >= std::numeric_limits<std::uint32_t>::max()) {
+    throw std::length_error(std::string(caller) + ": the legacy layout supports fewer than 2^32 - 1 words, got " +
+                            std::to_string(n));
+  }
+  return n;
+}
+
+}  // namespace detail
 
 }  // namespace xgrad::random

@@ -1,13 +1,15 @@
 // Inverted dropout with a mask drawn from jax.random.uniform (core/init/random.hpp), so a
-// seeded run repeats bit for bit. The forward keeps the mask, one bool per element, for the
-// backward instead of drawing it again. Not a source of randomness of its own: the key is
-// the caller's.
+// seeded run repeats bit for bit. The forward draws the words block by block and compares
+// uniform's float of each with 1 - rate where it writes the output (no float array of
+// uniforms), and keeps the mask, one bool per element, for the backward instead of drawing
+// it again. Not a source of randomness of its own: the key is the caller's.
 #include <memory>
 #include <stdexcept>
 #include <string>
 
 #include "core/detail/parallel.hpp"
 #include "core/detail/simd.hpp"
+#include "core/detail/threefry.hpp"
 #include "core/op.hpp"
 #include "core/ops.hpp"
 #include "core/ops/gradient_target.hpp"
@@ -15,6 +17,7 @@
 namespace xgrad {
 namespace {
 
+using random::detail::Words;
 using simd::Batch;
 using Kept = xsimd::batch_bool<float>;
 constexpr std::size_t kLanes = Batch::size;
@@ -32,31 +35,36 @@ Tensor dropout(Tape& tape, const Tensor& x, float rate, const random::Key& key) 
   if (rate == 0.0f || tape.mode() == Tape::Mode::inference) return x;
   const std::size_t n = x.size();
   const float keep = 1.0f - rate;
-  const Array u = random::uniform(key, x.shape());
+  const random::Layout layout = random::default_layout();  // the one uniform(key, shape) uses
+  const std::uint64_t words = random::detail::word_count(x.shape(), layout, "dropout");
   // bool, not a byte type, so that xsimd stores and loads a batch's mask directly.
   std::shared_ptr<bool[]> mask(tape.needs_gradient(x) ? new bool[n] : nullptr);
   Array out = uninitialized_array(x.shape());
-  const float* uv = u.data();
   const float* xv = x.value().data();
   float* y = out.data();
   bool* m = mask.get();
-  // A select, not a product with the mask, as Flax writes it: a dropped inf or NaN gives 0.
-  // Division and comparison round the same in a vector as alone, so the scalar tail of a
-  // thread's range gives the same bits as the vector loop would.
-  parallel::for_range(n, n, [&](std::size_t first, std::size_t last) {
+  // u is uniform(key, shape)'s element: with minval 0 and maxval 1 its last step,
+  // fma(f, 1, 0) floored at 0, is f itself. A select, not a product with the mask, as Flax
+  // writes it: a dropped inf or NaN gives 0. Subtraction, division and comparison round
+  // the same in a vector as alone, so a block's scalar tail gives the vector loop's bits.
+  auto block = [&](std::size_t first, const std::uint32_t* w, std::size_t count) {
     const Batch keep_b(keep), zero(0.0f);
-    std::size_t i = first;
-    for (; i + kLanes <= last; i += kLanes) {
-      const Kept kept = Batch::load_unaligned(uv + i) < keep_b;
-      xsimd::select(kept, Batch::load_unaligned(xv + i) / keep_b, zero).store_unaligned(y + i);
-      if (m) kept.store_unaligned(m + i);
+    const float* xs = xv + first;
+    float* ys = y + first;
+    bool* ms = m ? m + first : nullptr;
+    std::size_t k = 0;
+    for (; k + kLanes <= count; k += kLanes) {
+      const Kept kept = random::detail::unit_floats(Words::load_unaligned(w + k)) < keep_b;
+      xsimd::select(kept, Batch::load_unaligned(xs + k) / keep_b, zero).store_unaligned(ys + k);
+      if (ms) kept.store_unaligned(ms + k);
     }
-    for (; i < last; ++i) {
-      const bool kept = uv[i] < keep;
-      y[i] = kept ? xv[i] / keep : 0.0f;
-      if (m) m[i] = kept;
+    for (; k < count; ++k) {
+      const bool kept = random::detail::unit_float(w[k]) < keep;
+      ys[k] = kept ? xs[k] / keep : 0.0f;
+      if (ms) ms[k] = kept;
     }
-  });
+  };
+  random::detail::draw_words(key, words, layout, block);
 
   // dX (+)= mask ? dY / (1 - rate) : 0.
   auto backward = [x, keep, n, mask = std::move(mask)](const Array&, const Array& dy) {

@@ -165,3 +165,36 @@ TEST_CASE("dropout is bit-identical with 1 and 2 threads", "[core][ops][dropout]
   CHECK(runs.regions_at_two >= 2);
   CHECK(runs.differing_outputs().empty());
 }
+
+TEST_CASE("dropout's mask equals uniform(key, shape) < 1 - rate for an odd size split across threads",
+          "[core][ops][dropout][threads]") {
+  const Key key = random::prng_key(13);
+  const Shape shape = {3, 129, 257};  // 99,459 elements: odd, and split at 2 threads
+  const float rate = 0.2f;
+  const Array ones = xt::ones<float>(shape);
+  const Array seed = hashed_values(shape, 9);
+  const random::Layout saved = random::default_layout();
+  for (random::Layout layout : {random::Layout::partitionable, random::Layout::legacy}) {
+    INFO(random::layout_name(layout));
+    random::set_default_layout(layout);
+    const Array u = random::uniform(key, shape);
+    set_num_threads(2);
+    const Tensor x = Tensor::parameter(ones, "x");
+    Tape tape;
+    const Tensor y = dropout(tape, x, rate, key);
+    tape.backward(y, seed);  // the backward reads the mask the forward kept
+    set_num_threads(1);
+    std::size_t wrong_forward = 0, wrong_backward = 0, kept = 0;
+    for (std::size_t i = 0; i < u.size(); ++i) {
+      const bool expected = u.data()[i] < 1.0f - rate;
+      kept += expected;
+      wrong_forward += (y.value().data()[i] != 0.0f) != expected;
+      wrong_backward += x.grad().dense().data()[i] != (expected ? seed.data()[i] / (1.0f - rate) : 0.0f);
+    }
+    CHECK(wrong_forward == 0);
+    CHECK(wrong_backward == 0);
+    CHECK(kept > 0);
+    CHECK(kept < u.size());
+  }
+  random::set_default_layout(saved);
+}
