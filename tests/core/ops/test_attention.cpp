@@ -366,7 +366,7 @@ TEST_CASE("causal_self_attention with attention dropout repeats with its key and
   CHECK_FALSE(bit_equal(a, c));
 }
 
-TEST_CASE("causal_self_attention rejects an attention dropout outside [0, 1), naming itself",
+TEST_CASE("causal_self_attention rejects an attention dropout rate below 0 or from 1 on, naming itself",
           "[core][ops][attention][dropout]") {
   using Catch::Matchers::Message;
   Tape tape;

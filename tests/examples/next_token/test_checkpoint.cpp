@@ -390,7 +390,7 @@ TEST_CASE("A transformer checkpoint keeps attention_dropout, and one saved witho
   CHECK_THROWS_AS(read_checkpoint_info(ckpt), CheckpointError);
 }
 
-TEST_CASE("--attention-dropout is saved with the model and restored by --load", "[next_token][checkpoint][cli]") {
+TEST_CASE("The attention dropout flag is saved with the model and restored by --load", "[next_token][checkpoint][cli]") {
   TempDir dir("attention_dropout_cli");
   const std::string ckpt = dir.file("ckpt");
   const std::vector<std::string> tiny{"--model", "transformer", "--context", "8", "--embed-dim", "16", "--layers", "1",
