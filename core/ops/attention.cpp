@@ -27,6 +27,7 @@ namespace {
 constexpr const char* kOp = "causal_self_attention";
 
 using simd::Batch;
+using Kept = xsimd::batch_bool<float>;
 constexpr std::size_t kLanes = Batch::size;
 
 // The products are cut into blocks of this many positions: rows [r0, r1) of S = q k^T need
@@ -100,6 +101,36 @@ struct PairDropout {
   bool* mask = nullptr;
 };
 
+// Attention dropout's selects, as the dropout op writes them (a dropped inf or NaN gives 0).
+// Division and comparison round the same in a vector as alone, so a row's bits do not depend
+// on where its vector loop ends.
+// y[0, n) = u < keep ? x / keep : 0; mask[0, n), when non-null, = u < keep.
+void drop_by_draws(const float* u, const float* x, float keep, float* y, bool* mask, std::size_t n) {
+  const Batch keep_b(keep), zero(0.0f);
+  std::size_t s = 0;
+  for (; s + kLanes <= n; s += kLanes) {
+    const Kept kept = Batch::load_unaligned(u + s) < keep_b;
+    xsimd::select(kept, Batch::load_unaligned(x + s) / keep_b, zero).store_unaligned(y + s);
+    if (mask) kept.store_unaligned(mask + s);
+  }
+  for (; s < n; ++s) {
+    const bool kept = u[s] < keep;
+    y[s] = kept ? x[s] / keep : 0.0f;
+    if (mask) mask[s] = kept;
+  }
+}
+
+// y[0, n) = mask ? x / keep : 0 (y may be x).
+void drop_by_mask(const bool* mask, const float* x, float keep, float* y, std::size_t n) {
+  const Batch keep_b(keep), zero(0.0f);
+  std::size_t s = 0;
+  for (; s + kLanes <= n; s += kLanes) {
+    xsimd::select(Kept::load_unaligned(mask + s), Batch::load_unaligned(x + s) / keep_b, zero)
+        .store_unaligned(y + s);
+  }
+  for (; s < n; ++s) y[s] = mask[s] ? x[s] / keep : 0.0f;
+}
+
 // One (b, h) pair: att (T, T) = A, out_h (T, hs) = (A * M / keep) v, or A v without dropout.
 // rows is scratch of kBlock x T floats, used with dropout only.
 void attend(const Dims& d, const float* q, float* att, float* out, const PairDropout& drop,
@@ -116,16 +147,10 @@ void attend(const Dims& d, const float* q, float* att, float* out, const PairDro
     const float* weights = rows;
     if (drop.u) {
       // The undropped A stays in att for the softmax's backward; the product uses a copy.
-      // A select and a division, as the dropout op: the same bits in any block or thread.
+      // The backward's mask is the whole row's, the product needs the columns [0, r1).
       for (std::size_t t = r0; t < r1; ++t) {
-        const float* u = drop.u + t * T;
-        float* dropped = rows_scratch + (t - r0) * T;
-        for (std::size_t s = 0; s < r1; ++s) {
-          dropped[s] = u[s] < drop.keep ? att[t * T + s] / drop.keep : 0.0f;
-        }
-        if (drop.mask) {
-          for (std::size_t s = 0; s < T; ++s) drop.mask[t * T + s] = u[s] < drop.keep;
-        }
+        drop_by_draws(drop.u + t * T, att + t * T, drop.keep, rows_scratch + (t - r0) * T,
+                      drop.mask ? drop.mask + t * T : nullptr, drop.mask ? T : r1);
       }
       weights = rows_scratch;
     }
@@ -148,7 +173,7 @@ void attend_backward(const Dims& d, const float* q, const float* att, const floa
   float* dv = dk + C;
   const float* weights = att;
   if (mask) {
-    for (std::size_t i = 0; i < T * T; ++i) dropped[i] = mask[i] ? att[i] / keep : 0.0f;
+    drop_by_mask(mask, att, keep, dropped, T * T);
     weights = dropped;
   }
   for (std::size_t r0 = 0; r0 < T; r0 += kBlock) {
@@ -159,10 +184,7 @@ void attend_backward(const Dims& d, const float* q, const float* att, const floa
     sgemm(false, true, r1 - r0, r1, hs, 1.0f, dout + r0 * C, C, v, ld, 0.0f, rows, T);
     for (std::size_t t = r0; t < r1; ++t) {
       float* row = ds + t * T;
-      if (mask) {
-        const bool* kept = mask + t * T;
-        for (std::size_t s = 0; s <= t; ++s) row[s] = kept[s] ? row[s] / keep : 0.0f;
-      }
+      if (mask) drop_by_mask(mask + t * T, row, keep, row, t + 1);
       softmax_backward_row(att + t * T, row, t + 1, r1);
     }
     // dq[r0:r1] = scale dS[r0:r1, 0:r1] k[0:r1].
