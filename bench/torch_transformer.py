@@ -11,12 +11,12 @@ import torch.nn.functional as F
 
 
 class Block(nn.Module):
-    def __init__(self, width, heads, dropout):
+    def __init__(self, width, heads, dropout, attention_dropout=0.0):
         super().__init__()
         self.ln1, self.ln2 = nn.LayerNorm(width), nn.LayerNorm(width)
         self.qkv, self.proj = nn.Linear(width, 3 * width), nn.Linear(width, width)
         self.fc, self.out = nn.Linear(width, 4 * width), nn.Linear(4 * width, width)
-        self.heads, self.dropout = heads, dropout
+        self.heads, self.dropout, self.attention_dropout = heads, dropout, attention_dropout
 
     def forward(self, x):
         batch, time, width = x.shape
@@ -25,16 +25,17 @@ class Block(nn.Module):
         att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(width // self.heads))
         mask = torch.ones(time, time, dtype=torch.bool).tril()
         att = F.softmax(att.masked_fill(~mask, float("-inf")), dim=-1)  # torch 1.13: no fused sdpa
+        att = F.dropout(att, self.attention_dropout, self.training)  # nanoGPT's attn_dropout
         y = (att @ v).transpose(1, 2).contiguous().view(batch, time, width)
         x = x + F.dropout(self.proj(y), self.dropout, self.training)
         return x + F.dropout(self.out(F.gelu(self.fc(self.ln2(x)), approximate="tanh")), self.dropout, self.training)
 
 
 class GPT(nn.Module):
-    def __init__(self, layers, width, heads, context, vocab=256, dropout=0.0):
+    def __init__(self, layers, width, heads, context, vocab=256, dropout=0.0, attention_dropout=0.0):
         super().__init__()
         self.wte, self.wpe = nn.Embedding(vocab, width), nn.Embedding(context, width)
-        self.blocks = nn.ModuleList([Block(width, heads, dropout) for _ in range(layers)])
+        self.blocks = nn.ModuleList([Block(width, heads, dropout, attention_dropout) for _ in range(layers)])
         self.ln_f = nn.LayerNorm(width)
         self.head = nn.Linear(width, vocab, bias=False)
         self.dropout = dropout

@@ -25,6 +25,7 @@ p.add_argument("--batch-size", type=int, default=32)
 p.add_argument("--lr", type=float, default=3e-3)
 p.add_argument("--warmup", type=int, default=100)
 p.add_argument("--dropout", type=float, default=0.0)
+p.add_argument("--attention-dropout", type=float, default=0.0, help="on softmax(q k^T), as nanoGPT's attn_dropout")
 p.add_argument("--threads", type=int, default=1)
 p.add_argument("--seed", type=int, default=0)
 a = p.parse_args()
@@ -34,7 +35,7 @@ torch.manual_seed(a.seed)
 data = torch.tensor(list(open(a.corpus, "rb").read()), dtype=torch.long)
 n_val = int(len(data) * 0.1 + 0.5)  # next_token's split_tokens rounding
 train, val = data[: len(data) - n_val], data[len(data) - n_val:]
-model = tt.GPT(a.layers, a.embed_dim, a.heads, a.context, dropout=a.dropout)
+model = tt.GPT(a.layers, a.embed_dim, a.heads, a.context, dropout=a.dropout, attention_dropout=a.attention_dropout)
 opt = tt.optimizer(model, a.lr)
 g = torch.Generator().manual_seed(a.seed + 1)
 
@@ -73,5 +74,6 @@ for step in range(a.steps):
 seconds = time.perf_counter() - t0
 val = evaluate(val)
 print(f"torch {torch.__version__} threads={a.threads} L={a.layers} C={a.embed_dim} H={a.heads} T={a.context} "
-      f"B={a.batch_size} lr={a.lr} dropout={a.dropout} steps={a.steps}: val {val:.4f} nats/byte "
+      f"B={a.batch_size} lr={a.lr} dropout={a.dropout}"
+      f"{f' attention_dropout={a.attention_dropout}' if a.attention_dropout > 0 else ''} steps={a.steps}: val {val:.4f} nats/byte "
       f"({val / math.log(2):.4f} bits/byte), {a.steps * a.batch_size * a.context / seconds:,.0f} tokens/s")

@@ -103,6 +103,16 @@ Tensor gelu(Tape& tape, const Tensor& x);
 // unless qkv is 3-D and non-empty, its last axis is 3C, heads >= 1 and heads divides C.
 Tensor causal_self_attention(Tape& tape, const Tensor& qkv, std::size_t heads);
 
+// The same with dropout on the attention weights (nanoGPT's y = dropout(softmax(att)) @ v),
+// Flax's semantics as the dropout op: M = uniform(key, (B, H, T, T)) < keep, keep = 1 - rate,
+// drawn for the whole array so an element's mask depends on its index only;
+// W = M ? A / keep : 0, out = W v. Backward: dv = W^T dout, dA = M ? (dout v^T) / keep : 0,
+// then dS = A * (dA - rowsum(dA * A)) / sqrt(C/H) with the undropped A, dq = dS k,
+// dk = dS^T q. Keeps A and M (one bool per element). rate 0 or an inference tape: exactly
+// the op above. Throws std::invalid_argument unless 0 <= rate < 1, then as the op above.
+Tensor causal_self_attention(Tape& tape, const Tensor& qkv, std::size_t heads,
+                             float attention_dropout, const random::Key& key);
+
 // Inverted dropout: y = mask ? x / (1 - rate) : 0 (a select: a dropped inf or NaN gives 0),
 // mask[i] = uniform(key, x.shape)[i] < 1 - rate (Flax's nn.Dropout: jax.random.bernoulli,
 // so a seeded run repeats bit for bit and drops what the Flax twin drops). dx += mask ? dout / (1 - rate) : 0, from the mask the forward kept (one

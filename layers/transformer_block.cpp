@@ -30,6 +30,7 @@ CausalSelfAttentionOptions attention_options(const TransformerBlockOptions& opti
   out.qkv_init = initializers::normal(options.init_stddev);
   out.proj_init = initializers::normal(residual_stddev(options));
   out.dropout = options.dropout;
+  out.attention_dropout = options.attention_dropout;
   out.name = options.name + ".attn";
   return out;
 }

@@ -20,6 +20,7 @@ struct TransformerBlockOptions {
   std::size_t layers = 1;
   float init_stddev = 0.02f;
   float dropout = 0.0f;  // on both sublayers' outputs, training only
+  float attention_dropout = 0.0f;  // on the attention weights, training only
   // Parameter name prefix: "<name>.ln1.weight", "<name>.attn.qkv.kernel", ...
   std::string name = "h0";
 };
@@ -27,12 +28,13 @@ struct TransformerBlockOptions {
 class TransformerBlock {
  public:
   // Throws std::invalid_argument for C, heads or layers 0, heads not dividing C, a stddev
-  // that is not positive and finite, or dropout outside [0, 1).
+  // that is not positive and finite, or dropout or attention_dropout outside [0, 1).
   TransformerBlock(std::size_t embed_dim, std::size_t heads, const Key& key,
                    TransformerBlockOptions options = {});
 
   // x (B, T, C) -> (B, T, C). The two dropouts draw from keys folded out of dropout_key
-  // (0 for attention, 1 for the MLP); they apply only when `training` and on a training tape.
+  // (0 for attention, 1 for the MLP; the attention weights' from the attention's, see
+  // CausalSelfAttention); they apply only when `training` and on a training tape.
   Tensor operator()(Tape& tape, const Tensor& x, const Key& dropout_key, bool training = true) const;
 
   const LayerNorm& ln1() const { return ln1_; }

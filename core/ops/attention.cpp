@@ -1,14 +1,18 @@
 // Causal multi-head self-attention, forward and backward (the formulas are in core/ops.hpp).
-// Not a general attention: no padding mask, no dropout on A, no key/value cache.
+// Not a general attention: no padding mask, no key/value cache.
 // Shapes: B batches, T positions, C channels, H heads of hs = C / H features.
 //   qkv (B, T, 3C): q = [..., 0:C], k = [..., C:2C], v = [..., 2C:3C], head h at h*hs;
 //   A (B, H, T, T), the softmax kept for the backward; out (B, T, C).
+//   With attention dropout, M (B, H, T, T) = uniform(key) < keep: drawn for the whole array,
+//   so an element's mask depends on its index only, never on the blocking or the threads.
 // Every product is an sgemm on a strided block of qkv (ld 3C) or out (ld C), never a copy.
 #include <cblas.h>
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -23,6 +27,7 @@ namespace {
 constexpr const char* kOp = "causal_self_attention";
 
 using simd::Batch;
+using Kept = xsimd::batch_bool<float>;
 constexpr std::size_t kLanes = Batch::size;
 
 // The products are cut into blocks of this many positions: rows [r0, r1) of S = q k^T need
@@ -88,8 +93,48 @@ void softmax_backward_row(const float* a, float* d, std::size_t n, std::size_t e
   std::fill(d + n, d + end, 0.0f);
 }
 
-// One (b, h) pair: att (T, T) = A, out_h (T, hs) = A v.
-void attend(const Dims& d, const float* q, float* att, float* out) {
+// Attention dropout of one (b, h) pair: u (T, T) its uniform draws, keep = 1 - rate; mask
+// (T, T), when the backward needs it, receives u < keep. u null: no dropout.
+struct PairDropout {
+  const float* u = nullptr;
+  float keep = 1.0f;
+  bool* mask = nullptr;
+};
+
+// Attention dropout's selects, as the dropout op writes them (a dropped inf or NaN gives 0).
+// Division and comparison round the same in a vector as alone, so a row's bits do not depend
+// on where its vector loop ends.
+// y[0, n) = u < keep ? x / keep : 0; mask[0, n), when non-null, = u < keep.
+void drop_by_draws(const float* u, const float* x, float keep, float* y, bool* mask, std::size_t n) {
+  const Batch keep_b(keep), zero(0.0f);
+  std::size_t s = 0;
+  for (; s + kLanes <= n; s += kLanes) {
+    const Kept kept = Batch::load_unaligned(u + s) < keep_b;
+    xsimd::select(kept, Batch::load_unaligned(x + s) / keep_b, zero).store_unaligned(y + s);
+    if (mask) kept.store_unaligned(mask + s);
+  }
+  for (; s < n; ++s) {
+    const bool kept = u[s] < keep;
+    y[s] = kept ? x[s] / keep : 0.0f;
+    if (mask) mask[s] = kept;
+  }
+}
+
+// y[0, n) = mask ? x / keep : 0 (y may be x).
+void drop_by_mask(const bool* mask, const float* x, float keep, float* y, std::size_t n) {
+  const Batch keep_b(keep), zero(0.0f);
+  std::size_t s = 0;
+  for (; s + kLanes <= n; s += kLanes) {
+    xsimd::select(Kept::load_unaligned(mask + s), Batch::load_unaligned(x + s) / keep_b, zero)
+        .store_unaligned(y + s);
+  }
+  for (; s < n; ++s) y[s] = mask[s] ? x[s] / keep : 0.0f;
+}
+
+// One (b, h) pair: att (T, T) = A, out_h (T, hs) = (A * M / keep) v, or A v without dropout.
+// rows is scratch of kBlock x T floats, used with dropout only.
+void attend(const Dims& d, const float* q, float* att, float* out, const PairDropout& drop,
+            float* rows_scratch) {
   const std::size_t T = d.time, hs = d.head_size, ld = d.ld_qkv();
   const float* k = q + d.channels;
   const float* v = k + d.channels;
@@ -99,27 +144,49 @@ void attend(const Dims& d, const float* q, float* att, float* out) {
     // S[r0:r1, 0:r1] = scale q[r0:r1] k[0:r1]^T, then its rows' causal softmax.
     sgemm(false, true, r1 - r0, r1, hs, d.scale, q + r0 * ld, ld, k, ld, 0.0f, rows, T);
     for (std::size_t t = r0; t < r1; ++t) causal_softmax_row(att + t * T, t + 1, T);
+    const float* weights = rows;
+    if (drop.u) {
+      // The undropped A stays in att for the softmax's backward; the product uses a copy.
+      // The backward's mask is the whole row's, the product needs the columns [0, r1).
+      for (std::size_t t = r0; t < r1; ++t) {
+        drop_by_draws(drop.u + t * T, att + t * T, drop.keep, rows_scratch + (t - r0) * T,
+                      drop.mask ? drop.mask + t * T : nullptr, drop.mask ? T : r1);
+      }
+      weights = rows_scratch;
+    }
     // out[r0:r1] = A[r0:r1, 0:r1] v[0:r1]: A is zero beyond r1 in these rows.
-    sgemm(false, false, r1 - r0, hs, r1, 1.0f, rows, T, v, ld, 0.0f, out + r0 * d.channels,
+    sgemm(false, false, r1 - r0, hs, r1, 1.0f, weights, T, v, ld, 0.0f, out + r0 * d.channels,
           d.channels);
   }
 }
 
 // One (b, h) pair's backward into its q, k, v blocks of dqkv (beta 0: written, 1: added).
-// ds (T, T) is scratch.
+// ds (T, T) is scratch. With dropout (mask non-null), dropped (T, T) is scratch for
+// A * M / keep, the weights the forward multiplied v by.
 void attend_backward(const Dims& d, const float* q, const float* att, const float* dout,
-                     float* dq, float beta, float* ds) {
+                     float* dq, float beta, float* ds, const bool* mask, float keep,
+                     float* dropped) {
   const std::size_t T = d.time, hs = d.head_size, ld = d.ld_qkv(), C = d.channels;
   const float* k = q + C;
   const float* v = k + C;
   float* dk = dq + C;
   float* dv = dk + C;
+  const float* weights = att;
+  if (mask) {
+    drop_by_mask(mask, att, keep, dropped, T * T);
+    weights = dropped;
+  }
   for (std::size_t r0 = 0; r0 < T; r0 += kBlock) {
     const std::size_t r1 = std::min(r0 + kBlock, T);
     float* rows = ds + r0 * T;
-    // dA[r0:r1, 0:r1] = dout[r0:r1] v[0:r1]^T, then dS = A * (dA - rowsum(dA * A)) in place.
+    // dA[r0:r1, 0:r1] = dout[r0:r1] v[0:r1]^T (times M / keep with dropout), then
+    // dS = A * (dA - rowsum(dA * A)) in place, with the undropped A.
     sgemm(false, true, r1 - r0, r1, hs, 1.0f, dout + r0 * C, C, v, ld, 0.0f, rows, T);
-    for (std::size_t t = r0; t < r1; ++t) softmax_backward_row(att + t * T, ds + t * T, t + 1, r1);
+    for (std::size_t t = r0; t < r1; ++t) {
+      float* row = ds + t * T;
+      if (mask) drop_by_mask(mask + t * T, row, keep, row, t + 1);
+      softmax_backward_row(att + t * T, row, t + 1, r1);
+    }
     // dq[r0:r1] = scale dS[r0:r1, 0:r1] k[0:r1].
     sgemm(false, false, r1 - r0, hs, r1, d.scale, rows, T, k, ld, beta, dq + r0 * ld, ld);
   }
@@ -127,10 +194,11 @@ void attend_backward(const Dims& d, const float* q, const float* att, const floa
   for (std::size_t c0 = 0; c0 < T; c0 += kBlock) {
     const std::size_t c1 = std::min(c0 + kBlock, T);
     const std::size_t corner = c0 * T + c0;
-    // dk[c0:c1] = scale dS[c0:T, c0:c1]^T q[c0:T]; dv[c0:c1] = A[c0:T, c0:c1]^T dout[c0:T].
+    // dk[c0:c1] = scale dS[c0:T, c0:c1]^T q[c0:T]; dv[c0:c1] = W[c0:T, c0:c1]^T dout[c0:T],
+    // W = A, or A * M / keep with dropout.
     sgemm(true, false, c1 - c0, hs, T - c0, d.scale, ds + corner, T, q + c0 * ld, ld, beta,
           dk + c0 * ld, ld);
-    sgemm(true, false, c1 - c0, hs, T - c0, 1.0f, att + corner, T, dout + c0 * C, C, beta,
+    sgemm(true, false, c1 - c0, hs, T - c0, 1.0f, weights + corner, T, dout + c0 * C, C, beta,
           dv + c0 * ld, ld);
   }
 }
@@ -153,28 +221,39 @@ Dims checked_dims(const Tensor& qkv, std::size_t heads) {
           1.0f / std::sqrt(static_cast<float>(head_size))};
 }
 
-}  // namespace
-
-Tensor causal_self_attention(Tape& tape, const Tensor& qkv, std::size_t heads) {
+// The op with dropout at keep = 1 - rate drawn from key (rate > 0), or without (rate 0).
+Tensor attention(Tape& tape, const Tensor& qkv, std::size_t heads, float rate,
+                 const random::Key& key) {
   const Dims d = checked_dims(qkv, heads);
   const std::size_t T = d.time;
-  const bool keep = tape.needs_gradient(qkv);
-  Array att = keep ? uninitialized_array({d.batch, d.heads, T, T})
-                   : Array::from_shape(Array::shape_type{0});
+  const bool keep_att = tape.needs_gradient(qkv);
+  const bool dropping = rate > 0.0f;
+  const float keep = 1.0f - rate;
+  Array att = keep_att ? uninitialized_array({d.batch, d.heads, T, T})
+                       : Array::from_shape(Array::shape_type{0});
+  // Drawn whole, (B, H, T, T), so that pair p's draws are u[p * T * T, (p + 1) * T * T).
+  const Array u = dropping ? random::uniform(key, {d.batch, d.heads, T, T})
+                           : Array::from_shape(Array::shape_type{0});
+  // One bool per element for the backward, as the dropout op keeps.
+  std::shared_ptr<bool[]> mask(dropping && keep_att ? new bool[d.pairs() * T * T] : nullptr);
   Array out = uninitialized_array({d.batch, T, d.channels});
   // About one unit per 16 multiply-adds (as in matmul) plus the softmax's pass over A.
   const std::size_t work = d.pairs() * T * T * (d.head_size / 16 + 1);
   parallel::keep_blas_single_threaded();
   const float* x = qkv.value().data();
   parallel::for_range(d.pairs(), work, [&](std::size_t first, std::size_t last) {
-    std::vector<float> scratch(keep ? 0 : T * T);  // A of one pair, when nothing keeps it
+    std::vector<float> scratch(keep_att ? 0 : T * T);  // A of one pair, when nothing keeps it
+    std::vector<float> rows(dropping ? kBlock * T : 0);
     for (std::size_t p = first; p < last; ++p) {
-      float* a = keep ? att.data() + p * T * T : scratch.data();
-      attend(d, x + d.qkv_offset(p), a, out.data() + d.out_offset(p));
+      float* a = keep_att ? att.data() + p * T * T : scratch.data();
+      PairDropout drop;
+      if (dropping) drop = {u.data() + p * T * T, keep, mask ? mask.get() + p * T * T : nullptr};
+      attend(d, x + d.qkv_offset(p), a, out.data() + d.out_offset(p), drop, rows.data());
     }
   });
 
-  auto backward = [qkv, att = std::move(att), d, work](const Array&, const Array& dy) {
+  auto backward = [qkv, att = std::move(att), mask = std::move(mask), keep, d,
+                   work](const Array&, const Array& dy) {
     if (!qkv.requires_grad()) return;
     Gradient& grad = qkv.mutable_grad();
     const bool add = !grad.empty();
@@ -183,18 +262,36 @@ Tensor causal_self_attention(Tape& tape, const Tensor& qkv, std::size_t heads) {
     Array fresh = add ? Array::from_shape(Array::shape_type{0}) : uninitialized_array(qkv.shape());
     float* dqkv = add ? grad.dense_buffer().data() : fresh.data();
     const float* x = qkv.value().data();
+    const std::size_t TT = d.time * d.time;
     parallel::keep_blas_single_threaded();
     parallel::for_range(d.pairs(), 2 * work, [&](std::size_t first, std::size_t last) {
-      std::vector<float> ds(d.time * d.time);
+      std::vector<float> ds(TT);
+      std::vector<float> dropped(mask ? TT : 0);
       for (std::size_t p = first; p < last; ++p) {
-        attend_backward(d, x + d.qkv_offset(p), att.data() + p * d.time * d.time,
-                        dy.data() + d.out_offset(p), dqkv + d.qkv_offset(p), add ? 1.0f : 0.0f,
-                        ds.data());
+        attend_backward(d, x + d.qkv_offset(p), att.data() + p * TT, dy.data() + d.out_offset(p),
+                        dqkv + d.qkv_offset(p), add ? 1.0f : 0.0f, ds.data(),
+                        mask ? mask.get() + p * TT : nullptr, keep, dropped.data());
       }
     });
     if (!add) grad.add(std::move(fresh));
   };
   return tape.record(kOp, {qkv}, std::move(out), std::move(backward));
+}
+
+}  // namespace
+
+Tensor causal_self_attention(Tape& tape, const Tensor& qkv, std::size_t heads) {
+  return attention(tape, qkv, heads, 0.0f, random::Key{});
+}
+
+Tensor causal_self_attention(Tape& tape, const Tensor& qkv, std::size_t heads,
+                             float attention_dropout, const random::Key& key) {
+  if (!(attention_dropout >= 0.0f && attention_dropout < 1.0f)) {
+    throw std::invalid_argument(std::string(kOp) + ": attention_dropout must be in [0, 1) (got " +
+                                std::to_string(attention_dropout) + ")");
+  }
+  const bool off = attention_dropout == 0.0f || tape.mode() == Tape::Mode::inference;
+  return attention(tape, qkv, heads, off ? 0.0f : attention_dropout, key);
 }
 
 }  // namespace xgrad

@@ -231,7 +231,7 @@ json model_json(const ModelSpec& spec, const Vocabulary& vocabulary) {
   } else {
     const TransformerConfig& c = spec.transformer;
     m.update({{"context", c.context}, {"embed_dim", c.embed_dim}, {"blocks", c.layers}, {"heads", c.heads},
-              {"dropout", c.dropout}});
+              {"dropout", c.dropout}, {"attention_dropout", c.attention_dropout}});
   }
   return m;
 }
@@ -343,6 +343,8 @@ CheckpointInfo parse_checkpoint_info(const std::string& manifest_text, const std
       c.layers = static_cast<std::size_t>(whole_field(m, "blocks", 1, lim::kMaxLayers, path));
       c.heads = static_cast<std::size_t>(whole_field(m, "heads", 1, lim::kMaxHeads, path));
       c.dropout = number_field(m, "dropout", 0.0, 0.99, path);
+      // Checkpoints from before attention dropout have no field: they trained without it.
+      c.attention_dropout = m.contains("attention_dropout") ? number_field(m, "attention_dropout", 0.0, 0.99, path) : 0.0f;
     }
     info.step = static_cast<std::size_t>(whole_field(manifest, "step", 0, lim::kMaxTotalSteps, path));
     info.seed = static_cast<std::uint64_t>(whole_field(manifest, "seed", 0, lim::kMaxSeed, path));

@@ -53,7 +53,7 @@ struct Options {
   std::size_t vocab_size = 2000;
   std::string model_kind = "mlp";
   ModelConfig model;               // the MLP's flags (and the shared --context, --embed-dim)
-  TransformerConfig transformer = [] {  // --layers, --heads, --dropout
+  TransformerConfig transformer = [] {  // --layers, --heads, --dropout, --attention-dropout
     TransformerConfig c;
     c.dropout = kTransformerDropout;
     return c;
@@ -149,6 +149,9 @@ void build_parser(CLI::App& app, Options& o) {
   app.add_option("--heads", o.transformer.heads, "transformer: H, attention heads (must divide --embed-dim)")
       ->transform(whole_number(1, lim::kMaxHeads));
   app.add_option("--dropout", o.transformer.dropout, "transformer: dropout rate after attention and in the residual branches")
+      ->check(finite_range(0.0, 0.9));
+  app.add_option("--attention-dropout", o.transformer.attention_dropout,
+                 "transformer: dropout rate on the attention weights softmax(q k^T / sqrt(hs)), as nanoGPT's attn_dropout")
       ->check(finite_range(0.0, 0.9));
 
   app.add_option("--steps", o.train.steps, "training steps; 0 only evaluates and samples (e.g. with --load)")
@@ -306,7 +309,7 @@ void resolve_options(const CLI::App& app, Options& o, const CheckpointInfo* info
   o.model_kind = transformer ? "transformer" : "mlp";
   const auto flag = [&](const char* name) { return given(app, name); };
   const std::vector<const char*> mlp_only{"--hidden", "--tie"};
-  const std::vector<const char*> transformer_only{"--layers", "--heads", "--dropout"};
+  const std::vector<const char*> transformer_only{"--layers", "--heads", "--dropout", "--attention-dropout"};
   for (const char* name : transformer ? mlp_only : transformer_only) {
     if (flag(name)) throw UsageError(std::string(name) + " applies to --model " + (transformer ? "mlp" : "transformer") + " only");
   }

@@ -167,7 +167,8 @@ nlohmann::json summary_json(const RunSummary& s) {
     model.update({{"embed_dim", s.model.mlp.embed_dim}, {"hidden", s.model.mlp.hidden}, {"tie", s.model.mlp.tie}});
   } else {
     const TransformerConfig& c = s.model.transformer;
-    model.update({{"embed_dim", c.embed_dim}, {"blocks", c.layers}, {"heads", c.heads}, {"dropout", short_double(c.dropout)}});
+    model.update({{"embed_dim", c.embed_dim}, {"blocks", c.layers}, {"heads", c.heads}, {"dropout", short_double(c.dropout)},
+                  {"attention_dropout", short_double(c.attention_dropout)}});
   }
   return json{
       {"steps", s.result.steps},

@@ -25,6 +25,10 @@ const TransformerConfig& checked(const TransformerConfig& c) {
                                 std::to_string(c.embed_dim) + ")");
   }
   layers::check_dropout_rate(c.dropout, "Transformer");
+  if (!(c.attention_dropout >= 0.0f && c.attention_dropout < 1.0f)) {
+    throw std::invalid_argument("Transformer: attention_dropout must lie in [0, 1), got " +
+                                std::to_string(c.attention_dropout));
+  }
   return c;
 }
 
@@ -43,6 +47,7 @@ std::vector<layers::TransformerBlock> make_blocks(const TransformerConfig& c, co
     options.layers = c.layers;
     options.init_stddev = kInitStddev;
     options.dropout = c.dropout;
+    options.attention_dropout = c.attention_dropout;
     options.name = "h" + std::to_string(i);
     blocks.emplace_back(c.embed_dim, c.heads, layers::child_key(root, options.name), options);
   }
@@ -77,11 +82,14 @@ std::string describe(const TransformerConfig& c) {
                     ", " + C + ") -> " + std::to_string(c.layers) + " x [ln -> attention " +
                     std::to_string(c.heads) + " heads -> ln -> MLP " + std::to_string(4 * c.embed_dim) +
                     "] -> ln_f -> Dense " + std::to_string(c.vocab);
-  if (c.dropout > 0.0f) {
-    std::ostringstream rate;
-    rate << c.dropout;  // six significant digits: 0.2f prints as 0.2
-    out += ", dropout " + rate.str();
-  }
+  // Six significant digits: 0.2f prints as 0.2.
+  const auto rate = [](float r) {
+    std::ostringstream text;
+    text << r;
+    return text.str();
+  };
+  if (c.dropout > 0.0f) out += ", dropout " + rate(c.dropout);
+  if (c.attention_dropout > 0.0f) out += ", attention dropout " + rate(c.attention_dropout);
   return out;
 }
 

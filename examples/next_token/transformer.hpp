@@ -4,7 +4,8 @@
 // GPT-2's initialisation (embeddings and kernels normal(0.02), residual projections
 // normal(0.02 / sqrt(2 L)), biases zeros), every parameter drawn from a key folded out of
 // prng_key(seed) by its path ("wte", "h0" then "attn" then "qkv", ...). Dropout (if any) on
-// each sublayer's output, as the PyTorch anchor; none on the embeddings or attention weights.
+// each sublayer's output, as the PyTorch anchor, and (attention_dropout, if any) on the
+// attention weights, as nanoGPT's attn_dropout; none on the embeddings.
 // Not a general model zoo: it exists to be trained by next_token and compared with PyTorch.
 #pragma once
 
@@ -23,15 +24,17 @@ struct TransformerConfig {
   std::size_t heads = 4;        // H, dividing C
   std::size_t embed_dim = 128;  // C
   float dropout = 0.0f;         // on each sublayer's output, in [0, 1)
+  float attention_dropout = 0.0f;  // on the attention weights softmax(q k^T), in [0, 1)
 
   friend bool operator==(const TransformerConfig& a, const TransformerConfig& b) {
     return a.vocab == b.vocab && a.context == b.context && a.layers == b.layers && a.heads == b.heads &&
-           a.embed_dim == b.embed_dim && a.dropout == b.dropout;
+           a.embed_dim == b.embed_dim && a.dropout == b.dropout && a.attention_dropout == b.attention_dropout;
   }
 };
 
 // "GPT: wte(256, 128) + wpe(64, 128) -> 2 x [ln -> attention 4 heads -> ln -> MLP 512] ->
-// ln_f -> Dense 256": the layers in one line (with ", dropout 0.2" when there is one).
+// ln_f -> Dense 256": the layers in one line (with ", dropout 0.2" and ", attention dropout
+// 0.1" when there are).
 std::string describe(const TransformerConfig& config);
 
 class Transformer {
@@ -43,14 +46,14 @@ class Transformer {
     xgrad::Tensor tensor;
   };
 
-  // Throws std::invalid_argument for a zero V, T, L, H or C, H not dividing C, or dropout
-  // outside [0, 1).
+  // Throws std::invalid_argument for a zero V, T, L, H or C, H not dividing C, or dropout or
+  // attention_dropout outside [0, 1).
   Transformer(const TransformerConfig& config, std::int64_t seed);
 
   const TransformerConfig& config() const { return config_; }
 
   // ids (B, T) with 1 <= T <= context -> logits (B, T, V), recorded on `tape`. dropout_key is
-  // used only when config.dropout > 0 and the tape is a training tape. Throws ShapeError for
+  // used only when config.dropout or attention_dropout > 0 and the tape is a training tape. Throws ShapeError for
   // ids that are not 2-D or have more positions than the context, and TokenIdOutOfRange (from
   // the lookup) for an id outside [0, V), before anything is recorded.
   xgrad::Tensor logits(xgrad::Tape& tape, const xgrad::TokenIds& ids, const xgrad::random::Key& dropout_key) const;

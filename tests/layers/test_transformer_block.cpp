@@ -42,10 +42,11 @@ bool all_equal(const Tensor& t, float value) {
   return true;
 }
 
-TransformerBlockOptions block_options(std::size_t layers, float dropout = 0.0f) {
+TransformerBlockOptions block_options(std::size_t layers, float dropout = 0.0f, float attention_dropout = 0.0f) {
   TransformerBlockOptions options;
   options.layers = layers;
   options.dropout = dropout;
+  options.attention_dropout = attention_dropout;
   return options;
 }
 
@@ -160,6 +161,42 @@ TEST_CASE("TransformerBlock dropout on a training tape depends on the key and re
   CHECK_FALSE(testing::bit_equal(block(other, x, random::prng_key(2)).value(), a));
 }
 
+TEST_CASE("CausalSelfAttention drops attention weights with a key folded from dropout_key, the output with "
+          "dropout_key itself",
+          "[layers][transformer_block]") {
+  layers::CausalSelfAttentionOptions options;
+  options.dropout = 0.3f;
+  options.attention_dropout = 0.2f;
+  const CausalSelfAttention attn(8, 2, random::prng_key(3), options);
+  scramble(attn.parameters());
+  const Tensor x(testing::hashed_values({2, 5, 8}, 6));
+  const Key key = random::prng_key(4);
+  Tape tape;
+  const Tensor weights = causal_self_attention(tape, attn.qkv()(tape, x), 2, 0.2f,
+                                               random::fold_in(key, layers::kAttentionDropoutStream));
+  const Tensor expected = dropout(tape, attn.proj()(tape, weights), 0.3f, key);
+  CHECK(testing::bit_equal(attn(tape, x, key).value(), expected.value()));
+  CHECK(attn.attention_dropout_rate() == 0.2f);
+}
+
+TEST_CASE("TransformerBlock attention dropout is off on an inference tape and when not training, on when training",
+          "[layers][transformer_block]") {
+  const TransformerBlock dropping(8, 2, random::prng_key(3), block_options(2, 0.0f, 0.5f));
+  const TransformerBlock plain(8, 2, random::prng_key(3), block_options(2));
+  scramble(dropping.parameters());
+  scramble(plain.parameters());
+  const Tensor x(testing::hashed_values({2, 4, 8}, 5));
+  const Key key = random::prng_key(1);
+  Tape inference(Tape::Mode::inference);
+  const Array reference = plain(inference, x, key).value();
+  CHECK(testing::bit_equal(dropping(inference, x, key).value(), reference));
+  Tape evaluation;
+  CHECK(testing::bit_equal(dropping(evaluation, x, key, /*training=*/false).value(), reference));
+  Tape training;
+  CHECK_FALSE(testing::bit_equal(dropping(training, x, key).value(), reference));
+  CHECK(dropping.attn().attention_dropout_rate() == 0.5f);
+}
+
 TEST_CASE("Transformer layers refuse a bad configuration", "[layers][transformer_block]") {
   const Key key = random::prng_key(0);
   CHECK_THROWS_AS(TransformerBlock(8, 3, key), std::invalid_argument);
@@ -169,5 +206,8 @@ TEST_CASE("Transformer layers refuse a bad configuration", "[layers][transformer
   CHECK_THROWS_AS(TransformerBlock(8, 2, key, block_options(1, 1.0f)), std::invalid_argument);
   CHECK_THROWS_AS(TransformerBlock(8, 2, key, block_options(1, -0.1f)), std::invalid_argument);
   CHECK_THROWS_AS(CausalSelfAttention(6, 4, key), std::invalid_argument);
+  CHECK_THROWS_WITH(TransformerBlock(8, 2, key, block_options(1, 0.0f, 1.0f)),
+                    "CausalSelfAttention h0.attn: attention_dropout must lie in [0, 1), got 1.000000");
+  CHECK_THROWS_AS(TransformerBlock(8, 2, key, block_options(1, 0.0f, -0.1f)), std::invalid_argument);
   CHECK_THROWS_AS(MLPBlock(0, key), std::invalid_argument);
 }

@@ -358,3 +358,55 @@ TEST_CASE("Bytes from a manifest that are not printable are escaped in messages"
   write_text(ckpt + "/manifest.json", m.dump());
   CHECK_THROWS_WITH(read_checkpoint_info(ckpt), Contains("unknown token kind \"by\\x00te\\x1B[2J\""));
 }
+
+TEST_CASE("A transformer checkpoint keeps attention_dropout, and one saved without the field loads it as 0",
+          "[next_token][checkpoint]") {
+  TempDir dir("attention_dropout");
+  const std::string ckpt = dir.file("ckpt");
+  ModelSpec spec;
+  spec.kind = ModelKind::transformer;
+  spec.transformer.context = 8;
+  spec.transformer.embed_dim = 16;
+  spec.transformer.layers = 1;
+  spec.transformer.heads = 2;
+  spec.transformer.dropout = 0.2f;
+  spec.transformer.attention_dropout = 0.15f;
+  save_checkpoint(ckpt, *make_model(spec, 3), Vocabulary::bytes(), 10, 0);
+  CHECK(read_checkpoint_info(ckpt).spec.transformer == spec.transformer);
+
+  nlohmann::json m = read_json(ckpt + "/manifest.json");
+  CHECK(m["model"]["attention_dropout"].get<double>() == Approx(0.15));
+  m["model"].erase("attention_dropout");  // as a checkpoint from before the option
+  write_text(ckpt + "/manifest.json", m.dump());
+  const CheckpointInfo old = read_checkpoint_info(ckpt);
+  CHECK(old.spec.transformer.attention_dropout == 0.0f);
+  CHECK(old.spec.transformer.dropout == 0.2f);
+
+  m["model"]["attention_dropout"] = 1.5;
+  write_text(ckpt + "/manifest.json", m.dump());
+  CHECK_THROWS_WITH(read_checkpoint_info(ckpt), Contains("\"attention_dropout\" is 1.5, not a number in [0"));
+  m["model"]["attention_dropout"] = "0.1";
+  write_text(ckpt + "/manifest.json", m.dump());
+  CHECK_THROWS_AS(read_checkpoint_info(ckpt), CheckpointError);
+}
+
+TEST_CASE("The attention dropout flag is saved with the model and restored by --load", "[next_token][checkpoint][cli]") {
+  TempDir dir("attention_dropout_cli");
+  const std::string ckpt = dir.file("ckpt");
+  const std::vector<std::string> tiny{"--model", "transformer", "--context", "8", "--embed-dim", "16", "--layers", "1",
+                                      "--heads", "2", "--batch-size", "4", "--warmup", "3", "--eval-every", "0",
+                                      "--eval-windows", "20", "--samples", "0"};
+  std::vector<std::string> save = tiny;
+  for (const char* flag : {"--steps", "6", "--attention-dropout", "0.1", "--save", ckpt.c_str(), "--quiet"}) save.push_back(flag);
+  const CliResult saved = run_cli(small_run(save));
+  INFO(saved.out << saved.err);
+  REQUIRE((saved.code == kExitOk || saved.code == kExitCheckFailed));
+  CHECK(read_checkpoint_info(ckpt).spec.transformer.attention_dropout == 0.1f);
+
+  const CliResult loaded = run_cli(small_run({"--load", ckpt, "--steps", "0", "--json", dir.file("run.json")}));
+  INFO(loaded.out << loaded.err);
+  REQUIRE(loaded.code == kExitOk);
+  CHECK_THAT(loaded.out, Contains("attention dropout 0.1"));
+  const nlohmann::json j = read_json(dir.file("run.json"));
+  CHECK(j["model"]["attention_dropout"] == 0.1);
+}

@@ -18,7 +18,7 @@ using next_token::TransformerConfig;
 
 namespace {
 
-TransformerConfig tiny(float dropout = 0.0f) {
+TransformerConfig tiny(float dropout = 0.0f, float attention_dropout = 0.0f) {
   TransformerConfig c;
   c.vocab = 11;
   c.context = 5;
@@ -26,6 +26,7 @@ TransformerConfig tiny(float dropout = 0.0f) {
   c.heads = 2;
   c.embed_dim = 8;
   c.dropout = dropout;
+  c.attention_dropout = attention_dropout;
   return c;
 }
 
@@ -161,6 +162,19 @@ TEST_CASE("Transformer dropout is off on an inference tape and repeats with its 
   CHECK_FALSE(testing::bit_equal(dropping.logits(other, tiny_ids(), random::prng_key(2)).value(), a));
 }
 
+TEST_CASE("Transformer attention dropout is off on an inference tape and repeats with its key on a training tape",
+          "[next_token][transformer]") {
+  const Transformer dropping(tiny(0.0f, 0.3f), 6), plain(tiny(), 6);
+  Tape inference(Tape::Mode::inference);
+  const Array reference = plain.logits(inference, tiny_ids(), random::prng_key(1)).value();
+  CHECK(testing::bit_equal(dropping.logits(inference, tiny_ids(), random::prng_key(1)).value(), reference));
+  Tape first, second, other;
+  const Array a = dropping.logits(first, tiny_ids(), random::prng_key(1)).value();
+  CHECK_FALSE(testing::bit_equal(a, reference));
+  CHECK(testing::bit_equal(dropping.logits(second, tiny_ids(), random::prng_key(1)).value(), a));
+  CHECK_FALSE(testing::bit_equal(dropping.logits(other, tiny_ids(), random::prng_key(2)).value(), a));
+}
+
 TEST_CASE("Transformer refuses a bad configuration and ids of the wrong shape", "[next_token][transformer]") {
   for (std::size_t TransformerConfig::*field : {&TransformerConfig::vocab, &TransformerConfig::context,
                                                 &TransformerConfig::layers, &TransformerConfig::heads,
@@ -173,6 +187,8 @@ TEST_CASE("Transformer refuses a bad configuration and ids of the wrong shape", 
   c.heads = 3;
   CHECK_THROWS_AS(Transformer(c, 0), std::invalid_argument);
   CHECK_THROWS_AS(Transformer(tiny(1.0f), 0), std::invalid_argument);
+  CHECK_THROWS_WITH(Transformer(tiny(0.0f, 1.0f), 0), "Transformer: attention_dropout must lie in [0, 1), got 1.000000");
+  CHECK_THROWS_AS(Transformer(tiny(0.0f, -0.5f), 0), std::invalid_argument);
   const Transformer model(tiny(), 0);
   Tape tape;
   CHECK_THROWS_AS(model.logits(tape, TokenIds({1, 2, 3, 4, 5, 6}, {1, 6}), Key{}), ShapeError);  // T > context
@@ -187,6 +203,9 @@ TEST_CASE("describe names the GPT's layers in one line", "[next_token][transform
   TransformerConfig c;
   c.dropout = 0.2f;
   CHECK(next_token::describe(c).find(", dropout 0.2") != std::string::npos);
+  CHECK(next_token::describe(c).find("attention dropout") == std::string::npos);
+  c.attention_dropout = 0.1f;
+  CHECK(next_token::describe(c).find(", dropout 0.2, attention dropout 0.1") != std::string::npos);
 }
 
 TEST_CASE("Transformer logits and gradients are bit-identical with 1 and 2 threads", "[next_token][transformer]") {
@@ -195,6 +214,7 @@ TEST_CASE("Transformer logits and gradients are bit-identical with 1 and 2 threa
   c.context = 32;
   c.embed_dim = 64;
   c.dropout = 0.1f;
+  c.attention_dropout = 0.1f;
   const Transformer model(c, 8);
   std::vector<std::int64_t> values(16 * 32);
   for (std::size_t i = 0; i < values.size(); ++i) values[i] = static_cast<std::int64_t>((i * 37 + 5) % 64);
