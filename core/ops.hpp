@@ -32,6 +32,12 @@ Tensor matmul(Tape& tape, const Tensor& x, const Tensor& w);
 // dx += dout @ w, dw += dout^T @ x.
 Tensor matmul_transposed(Tape& tape, const Tensor& x, const Tensor& w);
 
+// x (..., K) @ w (K, N) + b (N,) -> (..., N), one op: b is written into every row and sgemm
+// adds the product to it (beta = 1). dx += dout @ w^T, dw += x^T @ dout, db += dout summed
+// over the leading axes (in order of the leading index). Equal to matmul then add_bias up to
+// the last bits (the bias may join a partial sum of the product; see core/ops/matmul.cpp).
+Tensor linear(Tape& tape, const Tensor& x, const Tensor& w, const Tensor& b);
+
 // x (..., N) + bias (N,), the bias broadcast over every leading index.
 // dx += dout, dbias += dout summed over the leading axes.
 Tensor add_bias(Tape& tape, const Tensor& x, const Tensor& bias);
