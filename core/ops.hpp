@@ -32,6 +32,12 @@ Tensor matmul(Tape& tape, const Tensor& x, const Tensor& w);
 // dx += dout @ w, dw += dout^T @ x.
 Tensor matmul_transposed(Tape& tape, const Tensor& x, const Tensor& w);
 
+// x (..., K) @ w (K, N) + b (N,) -> (..., N), one op: b is written into every row and sgemm
+// adds the product to it (beta = 1). dx += dout @ w^T, dw += x^T @ dout, db += dout summed
+// over the leading axes (in order of the leading index). Equal to matmul then add_bias up to
+// the last bits (the bias may join a partial sum of the product; see core/ops/matmul.cpp).
+Tensor linear(Tape& tape, const Tensor& x, const Tensor& w, const Tensor& b);
+
 // x (..., N) + bias (N,), the bias broadcast over every leading index.
 // dx += dout, dbias += dout summed over the leading axes.
 Tensor add_bias(Tape& tape, const Tensor& x, const Tensor& bias);
@@ -88,8 +94,8 @@ Tensor layer_norm(Tape& tape, const Tensor& x, const Tensor& weight, const Tenso
 
 // GPT-2's gelu, the tanh approximation: y = x/2 * (1 + tanh(s (x + 0.044715 x^3))),
 // s = sqrt(2/pi). With t = tanh(s (x + 0.044715 x^3)):
-// dx += dout * (0.5 (1 + t) + 0.5 x (1 - t^2) s (1 + 3 * 0.044715 x^2)), with t
-// recomputed from x (nothing but x, the input, is kept).
+// dx += dout * (0.5 (1 + t) + 0.5 x (1 - t^2) s (1 + 3 * 0.044715 x^2)), with t kept by
+// the forward (one array of x's size, only on a tape that will run the backward).
 Tensor gelu(Tape& tape, const Tensor& x);
 
 // Causal multi-head self-attention, one op: qkv (B, T, 3C) holds q, k, v side by side on the

@@ -34,8 +34,8 @@ Linear::Linear(std::size_t in_features, std::size_t out_features, const Key& ker
 }
 
 Tensor Linear::operator()(Tape& tape, const Tensor& x) const {
-  Tensor y = matmul(tape, x, kernel_);
-  return bias_.defined() ? add_bias(tape, y, bias_) : y;
+  // The fused op saves a pass over y each way; see core/ops.hpp's linear for its bits.
+  return bias_.defined() ? linear(tape, x, kernel_, bias_) : matmul(tape, x, kernel_);
 }
 
 std::vector<Tensor> Linear::parameters() const {

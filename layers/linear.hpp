@@ -1,4 +1,5 @@
-// Linear: y = x @ kernel + bias with kernel (in, out), as Flax's nn.Dense lays it out.
+// Linear: y = x @ kernel + bias with kernel (in, out), as Flax's nn.Dense lays it out. On
+// the tape it is one `linear` record (core/ops.hpp), or a `matmul` one without a bias.
 #pragma once
 
 #include <string>

@@ -1,6 +1,8 @@
 // Matrix products through OpenBLAS sgemm, into preallocated outputs, cut into fixed blocks
-// of the output that xgrad's threads share (core/ops/gemm_blocks.hpp).
-// Shapes: x (..., K) flattened to X (M, K); w (K, N) or, transposed, (N, K); out (..., N).
+// of the output that xgrad's threads share (core/ops/gemm_blocks.hpp), and linear, the
+// product with a bias added in the same pass.
+// Shapes: x (..., K) flattened to X (M, K); w (K, N) or, transposed, (N, K); b (N,);
+// out (..., N).
 #include <cblas.h>
 
 #include <algorithm>
@@ -150,6 +152,50 @@ Tensor matmul(Tape& tape, const Tensor& x, const Tensor& w) {
 
 Tensor matmul_transposed(Tape& tape, const Tensor& x, const Tensor& w) {
   return product(tape, "matmul_transposed", x, w, true);
+}
+
+// Y (M, N) = b in every row, then += X @ W by sgemm with beta = 1: no zero-filling pass in
+// OpenBLAS and no second pass over Y for the bias. The bits can differ from matmul then
+// add_bias in the last place: when OpenBLAS splits K into blocks it adds each block's
+// partial sum to C in turn, so here the bias joins the first partial sum instead of the
+// finished one (with K in one block, both round b + X @ W once).
+Tensor linear(Tape& tape, const Tensor& x, const Tensor& w, const Tensor& b) {
+  const ProductShape p = product_shape("linear", x, w, false);
+  const Shape bs = b.shape();
+  if (bs.size() != 1 || bs[0] != p.cols) {
+    throw ShapeError("linear: bias must be (N,) for w (K, N): w is " + shape_string(w.shape()) +
+                     ", bias is " + shape_string(bs));
+  }
+  Array out = uninitialized_array(p.out);
+  const float* bv = b.value().data();
+  float* y = out.data();
+  parallel::for_range(p.rows, p.rows * p.cols, [&](std::size_t first, std::size_t last) {
+    for (std::size_t r = first; r < last; ++r) std::copy(bv, bv + p.cols, y + r * p.cols);
+  });
+  gemm(x.value().data(), p.rows, p.inner, false, w.value().data(), p.inner, p.cols, false, y,
+       1.0f);
+
+  auto backward = [x, w, b, p](const Array&, const Array& dy) {
+    // dX (M, K) += dY (M, N) @ W^T, dW (K, N) += X^T @ dY.
+    accumulate_product(x, dy.data(), p.rows, p.cols, false, w.value().data(), p.inner, p.cols,
+                       true);
+    accumulate_product(w, x.value().data(), p.rows, p.inner, true, dy.data(), p.rows, p.cols,
+                       false);
+    if (!b.requires_grad()) return;
+    // db[j] += sum_r dY[r, j]: columns split across threads, each summing its rows in order
+    // from zero (as add_bias does), so the bits do not depend on the thread count.
+    Array db = zeros_array({p.cols});
+    float* sums = db.data();
+    const float* d = dy.data();
+    parallel::for_range(p.cols, p.rows * p.cols, [&](std::size_t first, std::size_t last) {
+      for (std::size_t r = 0; r < p.rows; ++r) {
+        const float* dy_row = d + r * p.cols;
+        for (std::size_t j = first; j < last; ++j) sums[j] += dy_row[j];
+      }
+    });
+    accumulate_grad(b, db);
+  };
+  return tape.record("linear", {x, w, b}, std::move(out), std::move(backward));
 }
 
 }  // namespace xgrad
