@@ -59,7 +59,7 @@ void show(const std::string& heading, const Array& a) {
 // How each op of this model sends its output's gradient dy back (core/ops.hpp's index).
 const char* backward_rule(const std::string& op) {
   if (op == "softmax_cross_entropy") return "dlogits = (softmax(logits) - one_hot(targets)) / B";
-  if (op == "add_bias") return "dx = dy, dbias = dy summed over rows";
+  if (op == "linear") return "dx = dy @ W^T, dW = x^T @ dy, dbias = dy summed over rows";
   if (op == "matmul") return "dx = dy @ W^T, dW = x^T @ dy";
   if (op == "tanh") return "dx = dy * (1 - tanh(x)^2)";
   if (op == "reshape") return "dx = dy, reshaped back";
@@ -214,15 +214,14 @@ int main(int argc, char** argv) {
       dlogits(b, v) = static_cast<float>((p - (static_cast<std::int64_t>(v) == next[b] ? 1.0 : 0.0)) / static_cast<double>(B));
     }
   }
-  // add_bias (output): dbias = column sums; the product's output gets dlogits unchanged.
+  // linear h @ Wo + bo: dbo = column sums, dh = dlogits @ Wo^T, dWo = h^T @ dlogits
   const Array dbo = column_sums(dlogits);
-  // matmul h @ Wo: dh = dlogits @ Wo^T, dWo = h^T @ dlogits
   const Array dh = product(dlogits, false, Wo, true);
   const Array dWo = product(hv, true, dlogits, false);
   // tanh: dpre = dh * (1 - h^2)
   Array dpre = dh;
   for (std::size_t i = 0; i < dpre.size(); ++i) dpre.data()[i] *= 1.0f - hv.data()[i] * hv.data()[i];
-  // add_bias (hidden) and matmul x @ Wx
+  // linear x @ Wx + bx
   const Array dbx = column_sums(dpre);
   const Array dx = product(dpre, false, Wx, true);
   const Array dWx = product(xv, true, dpre, false);
@@ -235,8 +234,8 @@ int main(int argc, char** argv) {
       for (std::size_t d = 0; d < kEmbed; ++d) dC(static_cast<std::size_t>(X[b * kContext + c]), d) += demb(b, c, d);
     }
   }
-  // The tape's records, in order: 0 embedding_lookup, 1 reshape, 2 matmul, 3 add_bias,
-  // 4 tanh, 5 matmul, 6 add_bias, 7 softmax_cross_entropy.
+  // The tape's records, in order: 0 embedding_lookup, 1 reshape, 2 linear, 3 tanh,
+  // 4 linear, 5 softmax_cross_entropy.
   bool all_agree = true;
   auto check = [&](const std::string& name, const Array& manual, const Tensor& t) {
     all_agree = static_cast<bool>(testing::compare(name, manual, t)) && all_agree;
@@ -245,7 +244,7 @@ int main(int argc, char** argv) {
   check("output.bias", dbo, output.bias());
   check("h", dh, h);
   check("output.kernel", dWo, output.kernel());
-  check("hidden pre-act", dpre, tape[3].output);
+  check("hidden pre-act", dpre, tape[2].output);
   check("hidden.bias", dbx, hidden.bias());
   check("x", dx, x);
   check("hidden.kernel", dWx, hidden.kernel());
