@@ -26,7 +26,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       within = within && c.context >= 1 && c.context <= static_cast<std::size_t>(lim::kMaxBlock) &&
                c.layers >= 1 && c.layers <= static_cast<std::size_t>(lim::kMaxLayers) && c.heads >= 1 &&
                c.heads <= static_cast<std::size_t>(lim::kMaxHeads) && c.embed_dim >= 1 &&
-               c.embed_dim <= static_cast<std::size_t>(lim::kMaxEmbedDim) && c.embed_dim % c.heads == 0;
+               c.embed_dim <= static_cast<std::size_t>(lim::kMaxEmbedDim) && c.embed_dim % c.heads == 0 &&
+               c.dropout >= 0.0f && c.dropout < 1.0f && c.attention_dropout >= 0.0f && c.attention_dropout < 1.0f;
     }
     if (!within) fuzz::contract_broken("parse_checkpoint_info", "accepted a configuration outside the limits");
   } catch (const next_token::CheckpointError&) {

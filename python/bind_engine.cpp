@@ -160,6 +160,15 @@ void bind_ops(py::module_& m) {
   def_op(m, "matmul_transposed", &matmul_transposed, "x", "w",
          "x (..., K) @ w (N, K)^T -> (..., N): a product with the rows of w, as Embed.attend uses.");
   def_op(m, "add_bias", &add_bias, "x", "bias", "x (..., N) + bias (N,), broadcast over every leading index.");
+  m.def(
+      "linear",
+      [](Tape& tape, const PyTensor& x, const PyTensor& w, const PyTensor& bias) {
+        return op_result(linear(tape, x.tensor, w.tensor, bias.tensor));
+      },
+      "tape"_a, "x"_a, "w"_a, "bias"_a,
+      "x (..., K) @ w (K, N) + bias (N,) as one op (what Linear records): the bias is written\n"
+      "into the output and sgemm adds the product to it. Backward: dx = dy @ w^T,\n"
+      "dw = x^T @ dy, dbias = dy summed over rows.");
   def_op(m, "add", &add, "a", "b", "a + b, same shapes.");
   def_op(m, "mul", &mul, "a", "b", "a * b elementwise, same shapes.");
   def_op(m, "tanh", &tanh, "tanh(x) elementwise.");

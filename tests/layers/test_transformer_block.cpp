@@ -132,19 +132,30 @@ TEST_CASE("TransformerBlock gradients for input and every parameter match finite
   CHECK(result.elements_checked == 24 + 4 * (1 + 1 + 1 + 1) + 4 * 12 + 12 + 4 * 4 + 4 + 4 * 16 + 16 + 16 * 4 + 4);
 }
 
+namespace {
+
+// `dropping` (same weights as `plain`, some dropout on) gives plain's output on an inference
+// tape and on a recording tape with training = false; returns plain's output.
+Array check_dropout_off_outside_training(const TransformerBlock& dropping, const TransformerBlock& plain,
+                                         const Tensor& x, const Key& key) {
+  Tape inference(Tape::Mode::inference);
+  const Array reference = plain(inference, x, key).value();
+  CHECK(testing::bit_equal(dropping(inference, x, key).value(), reference));
+  Tape evaluation;
+  CHECK(testing::bit_equal(dropping(evaluation, x, key, /*training=*/false).value(), reference));
+  return reference;
+}
+
+}  // namespace
+
 TEST_CASE("TransformerBlock dropout is off on an inference tape and when not training",
           "[layers][transformer_block]") {
   const TransformerBlock dropping(8, 2, random::prng_key(3), block_options(2, 0.5f));
   const TransformerBlock plain(8, 2, random::prng_key(3), block_options(2, 0.0f));
   scramble(dropping.parameters());
   scramble(plain.parameters());
-  const Tensor x(testing::hashed_values({2, 4, 8}, 5));
-  const Key key = random::prng_key(1);
-  Tape inference(Tape::Mode::inference);
-  const Array reference = plain(inference, x, key).value();
-  CHECK(testing::bit_equal(dropping(inference, x, key).value(), reference));
-  Tape evaluation;
-  CHECK(testing::bit_equal(dropping(evaluation, x, key, /*training=*/false).value(), reference));
+  check_dropout_off_outside_training(dropping, plain, Tensor(testing::hashed_values({2, 4, 8}, 5)),
+                                     random::prng_key(1));
 }
 
 TEST_CASE("TransformerBlock dropout on a training tape depends on the key and repeats with it",
@@ -187,11 +198,7 @@ TEST_CASE("TransformerBlock attention dropout is off on an inference tape and wh
   scramble(plain.parameters());
   const Tensor x(testing::hashed_values({2, 4, 8}, 5));
   const Key key = random::prng_key(1);
-  Tape inference(Tape::Mode::inference);
-  const Array reference = plain(inference, x, key).value();
-  CHECK(testing::bit_equal(dropping(inference, x, key).value(), reference));
-  Tape evaluation;
-  CHECK(testing::bit_equal(dropping(evaluation, x, key, /*training=*/false).value(), reference));
+  const Array reference = check_dropout_off_outside_training(dropping, plain, x, key);
   Tape training;
   CHECK_FALSE(testing::bit_equal(dropping(training, x, key).value(), reference));
   CHECK(dropping.attn().attention_dropout_rate() == 0.5f);

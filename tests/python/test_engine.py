@@ -130,6 +130,20 @@ def test_linear_computes_x_at_kernel_plus_bias():
     np.testing.assert_allclose(y.value, x @ layer.kernel.value + 1.0, rtol=1e-6)
 
 
+def test_the_linear_op_matches_matmul_then_add_bias_forward_and_backward():
+    rng = np.random.default_rng(0)
+    x = xgrad.Tensor(rng.standard_normal((4, 3)), requires_grad=True)
+    w = xgrad.Tensor(rng.standard_normal((3, 5)), requires_grad=True)
+    b = xgrad.Tensor(rng.standard_normal(5), requires_grad=True)
+    tape = xgrad.Tape()
+    y = xgrad.linear(tape, x, w, b)
+    np.testing.assert_allclose(y.value, x.value @ w.value + b.value, rtol=1e-6)
+    tape.backward(xgrad.sum(tape, y))
+    np.testing.assert_allclose(x.grad, np.ones((4, 5)) @ w.value.T, rtol=1e-6)
+    np.testing.assert_allclose(w.grad, x.value.T @ np.ones((4, 5)), rtol=1e-6)
+    np.testing.assert_array_equal(b.grad, np.full(5, 4.0))
+
+
 def test_a_linear_without_bias_has_one_parameter():
     layer = xgrad.Linear(3, 2, xgrad.prng_key(1), use_bias=False)
     assert layer.bias is None and [p.name for p in layer.parameters()] == ["linear.kernel"]
