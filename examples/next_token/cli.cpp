@@ -44,8 +44,9 @@ namespace {
 namespace lim = limits;
 
 // The transformer's default run length: see README.md (next_token) for the runs behind it.
-constexpr std::size_t kTransformerSteps = 4000;
+constexpr std::size_t kTransformerSteps = 5000;
 constexpr float kTransformerDropout = 0.2f;
+constexpr float kTransformerAttentionDropout = 0.2f;
 
 struct Options {
   std::string corpus = XGRAD_DEFAULT_CORPUS;
@@ -56,6 +57,7 @@ struct Options {
   TransformerConfig transformer = [] {  // --layers, --heads, --dropout, --attention-dropout
     TransformerConfig c;
     c.dropout = kTransformerDropout;
+    c.attention_dropout = kTransformerAttentionDropout;
     return c;
   }();
   ModelSpec spec;                  // what is built, from the flags above and the defaults
