@@ -2,6 +2,7 @@
 // -> row check -> samples -> summary, --json, --plot, --save.
 #include "cli.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -11,6 +12,7 @@
 #include <ostream>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wshadow"
@@ -47,6 +49,9 @@ namespace lim = limits;
 constexpr std::size_t kTransformerSteps = 5000;
 constexpr float kTransformerDropout = 0.2f;
 constexpr float kTransformerAttentionDropout = 0.2f;
+// The transformer's products and attention are large enough to share: two threads ran its
+// step faster than one on this 2-core machine (bench/RESULTS.md). The MLP's are not.
+constexpr unsigned kTransformerThreads = 2;
 
 struct Options {
   std::string corpus = XGRAD_DEFAULT_CORPUS;
@@ -206,7 +211,8 @@ void build_parser(CLI::App& app, Options& o) {
                                    "batches and samples")
       ->transform(whole_number(0, lim::kMaxSeed));
   app.add_option("--threads", o.threads, "threads for xgrad's own loops (results are bit-identical for any count)")
-      ->transform(whole_number(1, 256));
+      ->transform(whole_number(1, 256))
+      ->default_str("1 (mlp), " + std::to_string(kTransformerThreads) + " or the CPUs there are (transformer)");
 
   app.add_option("--samples", o.samples, "texts generated at the end")->transform(whole_number(0, 100));
   app.add_option("--sample-length", o.sample_length, "tokens per sample; 0: 200 bytes, 40 words or 80 BPE tokens")
@@ -365,6 +371,9 @@ void resolve_options(const CLI::App& app, Options& o, const CheckpointInfo* info
   if (!flag("--clip")) t.clip = defaults.clip;
   if (!flag("--eval-every")) t.eval_every = defaults.eval_every;
   if (!flag("--eval-windows")) t.eval_windows = defaults.eval_windows;
+  if (!flag("--threads")) {
+    o.threads = transformer ? static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, kTransformerThreads)) : 1;
+  }
   if (t.optimizer == OptimizerKind::adamw && t.momentum > 0.0f) {
     throw UsageError("--momentum applies to --optimizer sgd only (AdamW's betas are 0.9 and 0.99)");
   }
@@ -450,7 +459,6 @@ int run_parsed(const CLI::App& app, Options o, std::ostream& out, std::ostream& 
     throw UsageError("--vocab-size " + std::to_string(o.vocab_size) + ": " + bpe::vocab_size_problem(o.vocab_size));
   }
   check_paths(app, o);
-  xgrad::set_num_threads(static_cast<std::size_t>(o.threads));
 
   // Vocabulary and model: from the checkpoint, or fresh.
   const std::string text = read_corpus(o.corpus);
@@ -461,7 +469,8 @@ int run_parsed(const CLI::App& app, Options o, std::ostream& out, std::ostream& 
     o.train.first_step = info->step;
     o.train.sampler_state = info->sampler_state;
   }
-  resolve_options(app, o, info ? &*info : nullptr);
+  resolve_options(app, o, info ? &*info : nullptr);  // also the model's default --threads
+  xgrad::set_num_threads(static_cast<std::size_t>(o.threads));
   // A resumed run continues the saved schedule, stretched to this run's end if it goes further.
   if (!given(app, "--schedule-steps")) {
     const std::size_t planned = info && info->training ? info->training->schedule_steps : 0;
