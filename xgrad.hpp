@@ -3,6 +3,7 @@
 #pragma once
 
 #include "core/array.hpp"
+#include "core/broadcasting.hpp"
 #include "core/errors.hpp"
 #include "core/gradient.hpp"
 #include "core/gradient_check.hpp"

@@ -22,6 +22,7 @@
 
 #include <algorithm>
 #include <string>
+#include <utility>
 
 #include "core/array.hpp"
 #include "core/errors.hpp"
@@ -64,5 +65,45 @@ void accumulate_grad(const Tensor& x, const E& contribution) {
     xt::noalias(grad.dense_buffer()) += contribution;
   }
 }
+
+// The loop-kernel form of accumulate_grad, for a backward that computes one input's
+// gradient element by element in a loop of its own: data() is the dense array to fill,
+// and add() says whether it already holds a gradient to add to (else every element must
+// be written, and the array becomes the gradient at commit(), so no zero-filling pass is
+// made). data() is null when the input requires no gradient: the loop then skips it.
+//
+//   GradientTarget dx(x);
+//   if (float* d = dx.data()) {
+//     for (std::size_t i = 0; i < n; ++i) d[i] = (dx.add() ? d[i] : 0.0f) + dy[i] * k;
+//     dx.commit();
+//   }
+class GradientTarget {
+ public:
+  explicit GradientTarget(const Tensor& x) : x_(x) {
+    if (!x.requires_grad()) return;
+    Gradient& grad = x.mutable_grad();
+    add_ = !grad.empty();
+    if (add_) {
+      data_ = grad.dense_buffer().data();
+    } else {
+      fresh_ = uninitialized_array(x.shape());
+      data_ = fresh_.data();
+    }
+  }
+
+  float* data() const { return data_; }
+  bool add() const { return add_; }
+  // Hands a fresh array over to the input's gradient; call once, after the loop.
+  void commit() {
+    if (data_ && !add_) x_.mutable_grad().add(std::move(fresh_));
+    data_ = nullptr;
+  }
+
+ private:
+  Tensor x_;
+  Array fresh_ = Array::from_shape(Array::shape_type{0});
+  float* data_ = nullptr;
+  bool add_ = false;
+};
 
 }  // namespace xgrad

@@ -4,7 +4,6 @@
 #include "core/detail/parallel.hpp"
 #include "core/op.hpp"
 #include "core/ops.hpp"
-#include "core/ops/gradient_target.hpp"
 
 namespace xgrad {
 
@@ -37,7 +36,7 @@ Tensor add_broadcast(Tape& tape, const Tensor& x, const Tensor& rows) {
   // across threads, each element summing over b in order, so any thread count gives the
   // same bits.
   auto backward = [x, rows, copies, plane](const Array&, const Array& dy) {
-    ops_detail::GradientTarget dx_target(x);
+    GradientTarget dx_target(x);
     float* dx = dx_target.data();
     const bool add = dx_target.add();
     Array drows = rows.requires_grad() ? uninitialized_array(rows.shape())

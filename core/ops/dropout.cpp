@@ -12,7 +12,6 @@
 #include "core/detail/threefry.hpp"
 #include "core/op.hpp"
 #include "core/ops.hpp"
-#include "core/ops/gradient_target.hpp"
 
 namespace xgrad {
 namespace {
@@ -68,7 +67,7 @@ Tensor dropout(Tape& tape, const Tensor& x, float rate, const random::Key& key) 
 
   // dX (+)= mask ? dY / (1 - rate) : 0.
   auto backward = [x, keep, n, mask = std::move(mask)](const Array&, const Array& dy) {
-    ops_detail::GradientTarget target(x);
+    GradientTarget target(x);
     float* dx = target.data();
     if (!dx) return;
     const bool add = target.add();

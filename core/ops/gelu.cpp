@@ -9,7 +9,6 @@
 #include "core/detail/simd.hpp"
 #include "core/op.hpp"
 #include "core/ops.hpp"
-#include "core/ops/gradient_target.hpp"
 
 namespace xgrad {
 namespace {
@@ -75,7 +74,7 @@ Tensor gelu(Tape& tape, const Tensor& x) {
 
   // dX (+)= dY * gelu'(X), one pass over X, t and dY.
   auto backward = [x, n, batches, tanhs = std::move(tanhs)](const Array&, const Array& dy) {
-    ops_detail::GradientTarget target(x);
+    GradientTarget target(x);
     float* dx = target.data();
     if (!dx) return;
     const bool add = target.add();

@@ -12,7 +12,6 @@
 #include "core/detail/simd.hpp"
 #include "core/op.hpp"
 #include "core/ops.hpp"
-#include "core/ops/gradient_target.hpp"
 
 namespace xgrad {
 namespace {
@@ -159,7 +158,7 @@ Tensor layer_norm(Tape& tape, const Tensor& x, const Tensor& weight, const Tenso
 
   auto backward = [x, weight, bias, mean = std::move(mean), rstd = std::move(rstd), rows,
                    width](const Array&, const Array& dy) {
-    ops_detail::GradientTarget dx_target(x);
+    GradientTarget dx_target(x);
     const bool add = dx_target.add();
     const std::size_t blocks = (rows + kRowBlock - 1) / kRowBlock;
     std::vector<float> dw_partial(weight.requires_grad() ? blocks * width : 0, 0.0f);
