@@ -3,6 +3,7 @@
 
 #include <limits>
 #include <sstream>
+#include <string>
 
 #include "core/detail/buffer_pool.hpp"
 #include "core/errors.hpp"
@@ -18,6 +19,15 @@ std::size_t element_count(const Shape& shape) {
     n *= extent;
   }
   return n;
+}
+
+std::size_t normalize_axis(const char* op, std::int64_t axis, const Shape& shape) {
+  const auto rank = static_cast<std::int64_t>(shape.size());
+  if (axis < -rank || axis >= rank) {
+    throw ShapeError(std::string(op) + ": axis " + std::to_string(axis) + " is out of range for a " +
+                     std::to_string(rank) + "-D input (shape " + shape_string(shape) + ")");
+  }
+  return static_cast<std::size_t>(axis < 0 ? axis + rank : axis);
 }
 
 std::string shape_string(const Shape& shape) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,13 @@ namespace xgrad {
 using Array = xt::xarray<float>;
 
 using Shape = std::vector<std::size_t>;
+
+// Axes as NumPy takes them: -1 is the last axis.
+using Axes = std::vector<std::int64_t>;
+
+// The axis in [0, rank) that `axis` names, -rank <= axis < rank (NumPy's negative axes).
+// Throws ShapeError "<op>: axis 3 is out of range for a 2-D input (shape (2, 3))".
+std::size_t normalize_axis(const char* op, std::int64_t axis, const Shape& shape);
 
 // Number of elements of a shape (1 for a scalar, shape {}). Throws ShapeError when the
 // count does not fit in std::size_t.

@@ -75,3 +75,13 @@ TEST_CASE("unbroadcast refuses a shape that does not broadcast to the gradient",
   CHECK_THROWS_MATCHES(unbroadcast(Array{{1, 2}, {3, 4}}, {3}), ShapeError,
                        Contains("(3,) does not broadcast to the gradient's (2, 2)"));
 }
+
+TEST_CASE("normalize_axis counts negative axes from the end and names a bad one", "[core][broadcasting]") {
+  CHECK(normalize_axis("op", -1, {2, 3}) == 1);
+  CHECK(normalize_axis("op", 0, {2, 3}) == 0);
+  CHECK(normalize_axis("op", -2, {2, 3}) == 0);
+  CHECK_THROWS_MATCHES(normalize_axis("sum", 2, {2, 3}), ShapeError,
+                       Catch::Matchers::Message("sum: axis 2 is out of range for a 2-D input (shape (2, 3))"));
+  CHECK_THROWS_AS(normalize_axis("sum", -3, {2, 3}), ShapeError);
+  CHECK_THROWS_AS(normalize_axis("sum", 0, {}), ShapeError);
+}
