@@ -32,36 +32,60 @@ Tensor Tape::record(std::string op, std::vector<Tensor> inputs, Array output, Ba
   return result;
 }
 
-void Tape::backward(const Tensor& loss) {
+std::size_t Tape::begin_backward(const Tensor& output, BackwardOptions options) {
+  require_gradient_flows(output);
+  if (spent_) {
+    throw std::logic_error(
+        "Tape::backward: this tape has already run backward; pass keep_tape = true to the "
+        "backward before to run another, or record the next step on a new tape");
+  }
+  // The output is almost always the last record: search from the end.
+  std::size_t index = records_.size();
+  while (index > 0 && !records_[index - 1].output.same_node(output)) --index;
+  if (index == 0) {
+    const std::string name = output.name().empty() ? "the output" : "'" + output.name() + "'";
+    throw std::invalid_argument("Tape::backward: " + name +
+                                " was not recorded on this tape (it is a parameter or input, or "
+                                "the output of an op recorded on another tape)");
+  }
+  // Intermediate gradients belong to one backward pass: a previous pass on a kept tape
+  // would otherwise be seeded into the records again.
+  for (const Record& record : records_) record.output.mutable_grad().clear();
+  spent_ = !options.keep_tape;
+  return index - 1;
+}
+
+void Tape::backward(const Tensor& loss, BackwardOptions options) {
   if (loss.size() != 1) {
     throw ShapeError("Tape::backward: the loss must hold one element, got shape " +
                      shape_string(loss.shape()) + "; pass a seed gradient for other outputs");
   }
-  require_gradient_flows(loss);
+  const std::size_t last = begin_backward(loss, options);
   Array one = Array::from_shape(loss.shape());
   one.fill(1.0f);  // d(loss)/d(loss)
   loss.mutable_grad().add(std::move(one));
-  run_records();
+  run_records(last);
 }
 
-void Tape::backward(const Tensor& output, const Array& seed) {
-  require_gradient_flows(output);
-  try {
-    output.mutable_grad().add(seed);
-  } catch (const ShapeError& e) {
-    throw ShapeError(std::string("Tape::backward (seed): ") + e.what());
+void Tape::backward(const Tensor& output, const Array& seed, BackwardOptions options) {
+  if (shape_of(seed) != output.shape()) {
+    throw ShapeError("Tape::backward (seed): the seed has shape " + shape_string(shape_of(seed)) +
+                     ", the output " + shape_string(output.shape()));
   }
-  run_records();
+  const std::size_t last = begin_backward(output, options);
+  output.mutable_grad().add(seed);
+  run_records(last);
 }
 
-void Tape::run_records() {
-  for (auto record = records_.rbegin(); record != records_.rend(); ++record) {
-    Gradient& grad = record->output.mutable_grad();
+void Tape::run_records(std::size_t last) {
+  for (std::size_t i = last + 1; i-- > 0;) {
+    Record& record = records_[i];
+    Gradient& grad = record.output.mutable_grad();
     if (grad.empty()) continue;  // nothing flowed into this op
     try {
-      record->backward(record->output.value(), grad.dense_buffer());
+      record.backward(record.output.value(), grad.dense_buffer());
     } catch (const ShapeError& e) {
-      throw ShapeError(record->op + " backward: " + e.what());
+      throw ShapeError(record.op + " backward: " + e.what());
     }
   }
 }

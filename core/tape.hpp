@@ -57,19 +57,41 @@ class Tape {
   Tensor record(std::string op, std::vector<Tensor> inputs, Array output, Backward backward,
                 std::function<std::string()> detail = {});
 
-  // Seeds d(loss)/d(loss) = 1 and runs every record in reverse. `loss` must hold exactly
-  // one element and be the output of a record on this tape (or a parameter).
-  void backward(const Tensor& loss);
+  // What a backward pass may do with the tape afterwards.
+  struct BackwardOptions {
+    // Allow one more backward on this tape (PyTorch's retain_graph). Without it a second
+    // backward is an error: every record's saved state would push its gradient again.
+    bool keep_tape = false;
+  };
+
+  // Seeds d(loss)/d(loss) = 1 and runs, in reverse, the records up to the one that made
+  // `loss`. `loss` must hold exactly one element (ShapeError otherwise: use the seeded form)
+  // and be the output of a record on this tape (std::invalid_argument otherwise, e.g. a loss
+  // recorded on another tape, or a parameter). The gradients of this tape's intermediate
+  // outputs are cleared first, so a second loss on a kept tape gets only its own gradient;
+  // they stay readable afterwards (printing a tape shows them). Parameters and tensors from
+  // outside the tape accumulate, as always. A second backward on one tape throws
+  // std::logic_error unless the one before passed keep_tape; then each parameter receives
+  // its gradient exactly once more.
+  void backward(const Tensor& loss, BackwardOptions options);
+  void backward(const Tensor& loss) { backward(loss, BackwardOptions{}); }
 
   // The same with an explicit seed gradient of output's shape (a vector-Jacobian product).
-  void backward(const Tensor& output, const Array& seed);
+  void backward(const Tensor& output, const Array& seed, BackwardOptions options);
+  void backward(const Tensor& output, const Array& seed) { backward(output, seed, BackwardOptions{}); }
+
+  // Whether a backward has run and the tape refuses another (no keep_tape was asked).
+  bool spent() const { return spent_; }
 
   std::size_t size() const { return records_.size(); }
   const Record& operator[](std::size_t i) const { return records_[i]; }
 
  private:
-  void run_records();
+  // Checks the rules above and returns the index of the record that made `output`.
+  std::size_t begin_backward(const Tensor& output, BackwardOptions options);
+  void run_records(std::size_t last);
   Mode mode_;
+  bool spent_ = false;
   std::vector<Record> records_;
 };
 

@@ -111,16 +111,22 @@ output shape, the output's gradient norm (after backward), and the record's deta
       .def_property_readonly("mode", &Tape::mode)
       .def(
           "backward",
-          [](Tape& t, const PyTensor& output, const py::object& seed) {
+          [](Tape& t, const PyTensor& output, const py::object& seed, bool keep_tape) {
+            const Tape::BackwardOptions options{keep_tape};
             if (seed.is_none()) {
-              t.backward(output.tensor);
+              t.backward(output.tensor, options);
             } else {
-              t.backward(output.tensor, array_from(seed));
+              t.backward(output.tensor, array_from(seed), options);
             }
           },
-          "output"_a, "seed"_a = py::none(),
-          "Seeds d(loss)/d(loss) = 1 and runs every record in reverse; output must hold one\n"
-          "element. With seed (an array of output's shape): a vector-Jacobian product.")
+          "output"_a, "seed"_a = py::none(), py::kw_only(), "keep_tape"_a = false,
+          "Seeds d(loss)/d(loss) = 1 and runs the records up to output's in reverse; output must\n"
+          "hold one element and have been recorded on this tape (ValueError otherwise). With seed\n"
+          "(an array of output's shape): a vector-Jacobian product. A second backward on one tape\n"
+          "raises RuntimeError unless the one before passed keep_tape=True; each parameter then\n"
+          "receives its gradient exactly once more.")
+      .def_property_readonly("spent", &Tape::spent,
+                             "Whether a backward has run and the tape refuses another.")
       .def("__len__", &Tape::size)
       .def("__str__", [](const Tape& t) {
         std::ostringstream out;

@@ -3,12 +3,15 @@
 //   CHECK_THAT(table.grad(), IsRowSparseWithRows({4, 7}));
 //   CHECK_THAT(after, BitIdenticalTo(before));
 //   CHECK_THAT(fast, WithinUlpsOf(reference, 2));
+//   CHECK_THROWS_MATCHES(op(tape, x), ShapeError, MessageContains("op: shapes"));
 #pragma once
 
 #include <algorithm>
 #include <cstring>
+#include <exception>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -16,6 +19,24 @@
 #include "testing/testing.hpp"
 
 namespace xgrad::testing {
+
+// An exception whose message contains `part`, for CHECK_THROWS_MATCHES(expr, Type, ...),
+// where Catch's own Contains matches strings only.
+class MessageContainsMatcher : public Catch::MatcherBase<std::exception> {
+ public:
+  explicit MessageContainsMatcher(std::string part) : part_(std::move(part)) {}
+  bool match(const std::exception& e) const override {
+    return std::string(e.what()).find(part_) != std::string::npos;
+  }
+  std::string describe() const override { return "has a message containing \"" + part_ + "\""; }
+
+ private:
+  std::string part_;
+};
+
+inline MessageContainsMatcher MessageContains(std::string part) {
+  return MessageContainsMatcher(std::move(part));
+}
 
 // A Gradient (or a Tensor's, through the overload) that is row-sparse with exactly these
 // rows, in any order (RowSparseGrad keeps the order of first appearance; say so with

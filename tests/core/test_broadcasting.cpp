@@ -3,9 +3,10 @@
 
 #include "core/broadcasting.hpp"
 #include "core/errors.hpp"
+#include "testing/catch_matchers.hpp"
 
 using namespace xgrad;
-using Catch::Matchers::Contains;
+using xgrad::testing::MessageContains;
 
 TEST_CASE("broadcast_shapes aligns the last axes and stretches extents of 1", "[core][broadcasting]") {
   CHECK(broadcast_shapes("op", {}, {}) == Shape{});
@@ -73,7 +74,7 @@ TEST_CASE("unbroadcast to the gradient's own shape returns it unchanged", "[core
 
 TEST_CASE("unbroadcast refuses a shape that does not broadcast to the gradient", "[core][broadcasting]") {
   CHECK_THROWS_MATCHES(unbroadcast(Array{{1, 2}, {3, 4}}, {3}), ShapeError,
-                       Contains("(3,) does not broadcast to the gradient's (2, 2)"));
+                       MessageContains("(3,) does not broadcast to the gradient's (2, 2)"));
 }
 
 TEST_CASE("normalize_axis counts negative axes from the end and names a bad one", "[core][broadcasting]") {
