@@ -254,13 +254,12 @@ Tensor attention(Tape& tape, const Tensor& qkv, std::size_t heads, float rate,
 
   auto backward = [qkv, att = std::move(att), mask = std::move(mask), keep, d,
                    work](const Array&, const Array& dy) {
-    if (!qkv.requires_grad()) return;
-    Gradient& grad = qkv.mutable_grad();
-    const bool add = !grad.empty();
     // A first gradient is written block by block into a fresh array (beta 0, each block
     // exactly once); an existing one is added to in place (beta 1).
-    Array fresh = add ? Array::from_shape(Array::shape_type{0}) : uninitialized_array(qkv.shape());
-    float* dqkv = add ? grad.dense_buffer().data() : fresh.data();
+    GradientTarget target(qkv);
+    float* dqkv = target.data();
+    if (!dqkv) return;
+    const bool add = target.add();
     const float* x = qkv.value().data();
     const std::size_t TT = d.time * d.time;
     parallel::keep_blas_single_threaded();
@@ -273,7 +272,7 @@ Tensor attention(Tape& tape, const Tensor& qkv, std::size_t heads, float rate,
                         mask ? mask.get() + p * TT : nullptr, keep, dropped.data());
       }
     });
-    if (!add) grad.add(std::move(fresh));
+    target.commit();
   };
   return tape.record(kOp, {qkv}, std::move(out), std::move(backward));
 }

@@ -144,10 +144,10 @@ Tensor softmax_cross_entropy(Tape& tape, const Tensor& logits, const TokenIds& t
                    counted](const Array&, const Array& dy) {
     const std::size_t tokens = targets.size();
     const float upstream_per_token = counted ? dy() / static_cast<float>(counted) : 0.0f;
-    Gradient& grad = logits.mutable_grad();
-    const bool add = !grad.empty();
-    Array fresh = add ? Array::from_shape(Array::shape_type{0}) : uninitialized_array(logits.shape());
-    float* d = add ? grad.dense_buffer().data() : fresh.data();
+    GradientTarget target(logits);
+    float* d = target.data();
+    if (!d) return;
+    const bool add = target.add();
     const float* z = logits.value().data();
     parallel::for_range(tokens, 4 * tokens * vocab, [&](std::size_t first, std::size_t last) {
       for (std::size_t t = first; t < last; ++t) {
@@ -159,7 +159,7 @@ Tensor softmax_cross_entropy(Tape& tape, const Tensor& logits, const TokenIds& t
                      targets[t], upstream_per_token, d + t * vocab, vocab, add);
       }
     });
-    if (!add) grad.add(std::move(fresh));
+    target.commit();
   };
   return tape.record("softmax_cross_entropy", {logits}, std::move(out), std::move(backward));
 }

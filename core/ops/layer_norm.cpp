@@ -180,8 +180,8 @@ Tensor layer_norm(Tape& tape, const Tensor& x, const Tensor& weight, const Tenso
       }
     });
     dx_target.commit();
-    if (!dw_partial.empty()) weight.mutable_grad().add(sum_blocks(dw_partial, blocks, width));
-    if (!db_partial.empty()) bias.mutable_grad().add(sum_blocks(db_partial, blocks, width));
+    if (!dw_partial.empty()) accumulate_grad(weight, sum_blocks(dw_partial, blocks, width));
+    if (!db_partial.empty()) accumulate_grad(bias, sum_blocks(db_partial, blocks, width));
   };
   return tape.record("layer_norm", {x, weight, bias}, std::move(out), std::move(backward));
 }
