@@ -204,9 +204,10 @@ Tensor join(const char* op, Tape& tape, const std::vector<Tensor>& xs, std::size
   const auto in = static_cast<std::ptrdiff_t>(inner);
   // Piece i as (outer, width, inner): read contiguously, written at its offset in out.
   const Strides out_strides{along * in, in, 1};
-  std::vector<std::ptrdiff_t> starts(xs.size());
-  std::partial_sum(widths.begin(), widths.end() - 1, starts.begin() + 1,
-                   [](std::ptrdiff_t a, std::size_t b) { return a + static_cast<std::ptrdiff_t>(b); });
+  std::vector<std::ptrdiff_t> starts(xs.size(), 0);
+  for (std::size_t i = 1; i < xs.size(); ++i) {
+    starts[i] = starts[i - 1] + static_cast<std::ptrdiff_t>(widths[i - 1]);
+  }
   Array out = uninitialized_array(out_shape);
   for (std::size_t i = 0; i < xs.size(); ++i) {
     const Shape piece{outer, widths[i], inner};
