@@ -56,10 +56,31 @@ Copy collapse(const Shape& shape, const Strides& src, const Strides& dst) {
   return c;
 }
 
-inline void put(float* d, float v, bool add) { *d = add ? *d + v : v; }
+// The tile of the blocked transpose. 8 x 8: with a power-of-two row length the strided
+// side's rows all fall in one L1 set, and 8 of them fit its ways where 32 evict each other.
+constexpr std::size_t kTile = 8;
 
-// The tile of the blocked transpose: 32 x 32 floats on each side stay in L1.
-constexpr std::size_t kTile = 32;
+// d[r * dr + j * dj] (+)= s[r * sr + j * sj] over an nr x nj tile, the inner loop along
+// the axis that src is contiguous on.
+template <bool kAdd>
+void copy_tile(const float* s, std::ptrdiff_t sr, std::ptrdiff_t sj, float* d, std::ptrdiff_t dr,
+               std::ptrdiff_t dj, std::ptrdiff_t nr, std::ptrdiff_t nj) {
+  if (sr == 1) {
+    for (std::ptrdiff_t j = 0; j < nj; ++j) {
+      for (std::ptrdiff_t r = 0; r < nr; ++r) {
+        float& o = d[r * dr + j * dj];
+        o = kAdd ? o + s[r + j * sj] : s[r + j * sj];
+      }
+    }
+  } else {
+    for (std::ptrdiff_t r = 0; r < nr; ++r) {
+      for (std::ptrdiff_t j = 0; j < nj; ++j) {
+        float& o = d[r * dr + j * dj];
+        o = kAdd ? o + s[r * sr + j * sj] : s[r * sr + j * sj];
+      }
+    }
+  }
+}
 
 // dst[index . dst_strides] (+)= src[index . src_strides] for every index of `shape`; every
 // destination element is written once and computed the same way whichever thread runs it.
@@ -73,7 +94,7 @@ void strided_copy(const float* src, const Strides& src_strides, float* dst,
   const Copy c = collapse(shape, src_strides, dst_strides);
   const std::size_t rank = c.extents.size();
   if (rank == 0) {
-    put(dst, *src, add);
+    *dst = add ? *dst + *src : *src;
     return;
   }
   const bool tiled = rank >= 2 && ((c.dst[rank - 1] == 1 && c.src[rank - 2] == 1) ||
@@ -103,25 +124,26 @@ void strided_copy(const float* src, const Strides& src_strides, float* dst,
           std::memcpy(dp, sp, inner * sizeof(float));
         } else if (ss == 1 && ds == 1) {
           for (std::size_t j = 0; j < inner; ++j) dp[j] += sp[j];
+        } else if (add) {
+          for (std::ptrdiff_t j = 0; j < static_cast<std::ptrdiff_t>(inner); ++j) dp[j * ds] += sp[j * ss];
         } else {
-          for (std::size_t j = 0; j < inner; ++j) {
-            const auto o = static_cast<std::ptrdiff_t>(j);
-            put(dp + o * ds, sp[o * ss], add);
-          }
+          for (std::ptrdiff_t j = 0; j < static_cast<std::ptrdiff_t>(inner); ++j) dp[j * ds] = sp[j * ss];
         }
         continue;
       }
       const std::ptrdiff_t rs = c.src[rank - 2], rd = c.dst[rank - 2];
       const std::size_t r0 = (task % bands) * kTile;
       const std::size_t r1 = std::min(rows, r0 + kTile);
+      const auto nr = static_cast<std::ptrdiff_t>(r1 - r0);
       for (std::size_t j0 = 0; j0 < inner; j0 += kTile) {
-        const std::size_t j1 = std::min(inner, j0 + kTile);
-        for (std::size_t r = r0; r < r1; ++r) {
-          const auto ro = static_cast<std::ptrdiff_t>(r);
-          for (std::size_t j = j0; j < j1; ++j) {
-            const auto jo = static_cast<std::ptrdiff_t>(j);
-            put(dp + ro * rd + jo * ds, sp[ro * rs + jo * ss], add);
-          }
+        const auto nj = static_cast<std::ptrdiff_t>(std::min(inner, j0 + kTile) - j0);
+        const auto ro = static_cast<std::ptrdiff_t>(r0), jo = static_cast<std::ptrdiff_t>(j0);
+        const float* st = sp + ro * rs + jo * ss;
+        float* dt = dp + ro * rd + jo * ds;
+        if (add) {
+          copy_tile<true>(st, rs, ss, dt, rd, ds, nr, nj);
+        } else {
+          copy_tile<false>(st, rs, ss, dt, rd, ds, nr, nj);
         }
       }
     }

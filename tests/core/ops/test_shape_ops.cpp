@@ -145,6 +145,14 @@ TEST_CASE("transpose backward applies the inverse permutation", "[core][ops][sha
   CHECK(dx(1, 0, 2) == 15.0f);
 }
 
+TEST_CASE("transpose backward adds to a gradient already there", "[core][ops][shape][transpose]") {
+  const Tensor x = Tensor::parameter(zeros_array({2, 3}), "x");
+  Tape tape;
+  const Tensor y = add(tape, transpose(tape, x), transpose(tape, x, {-1, -2}));  // 2 x^T, (3, 2)
+  tape.backward(y, Array{{1, 2}, {3, 4}, {5, 6}});
+  CHECK(bit_equal(x.grad().dense(), Array{{2, 6, 10}, {4, 8, 12}}));
+}
+
 TEST_CASE("transpose gradients match finite differences", "[core][ops][shape][transpose]") {
   const std::vector<Tensor> inputs{Tensor::parameter(hashed_values({2, 3, 4}, 3), "x")};
   for (const Axes& axes : {Axes{2, 0, 1}, Axes{0, 2, 1}, Axes{1, 0, 2}}) {
