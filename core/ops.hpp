@@ -7,10 +7,13 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
+#include <vector>
 
 #include "core/errors.hpp"
 #include "core/init/random.hpp"
+#include "core/slice.hpp"
 #include "core/tape.hpp"
 #include "core/tensor.hpp"
 #include "core/token_ids.hpp"
@@ -125,5 +128,69 @@ Tensor causal_self_attention(Tape& tape, const Tensor& qkv, std::size_t heads,
 // byte per element). rate 0 or an inference tape: y is x itself (no copy, nothing
 // recorded). Throws std::invalid_argument unless 0 <= rate < 1, before anything else.
 Tensor dropout(Tape& tape, const Tensor& x, float rate, const random::Key& key);
+
+// ---- Shape ops: NumPy's reshape, transpose, basic indexing, concatenate/stack/split,
+// broadcast_to and take (core/ops/shape.cpp). Each moves elements without arithmetic, so
+// the forward values are exact copies; axes may be negative (-1 is the last). ----
+
+// reshape with one extent inferred, as NumPy's x.reshape(2, -1): the -1 extent is
+// x.size() / (product of the others); then as reshape above. dx += dout reshaped back.
+// Throws ShapeError naming both shapes for two -1s, a -1 the other extents do not divide
+// (or that a 0 extent leaves undetermined), any other negative extent, or a count mismatch.
+// The braced form takes any integers: reshape(tape, x, {B, -1}).
+Tensor reshape(Tape& tape, const Tensor& x, const std::vector<std::int64_t>& shape);
+Tensor reshape(Tape& tape, const Tensor& x, std::initializer_list<Extent> shape);
+
+// np.transpose(x, axes): out.shape[i] = x.shape[axes[i]], out[j] = x[j permuted back], i.e.
+// output axis i is input axis axes[i]. axes must be a permutation of the axes (negative ones
+// allowed). dx += transpose(dout, inverse(axes)), inverse[axes[i]] = i. A swap of the last
+// two axes (a 2-D transpose included) is copied in cache-sized tiles. Throws ShapeError
+// naming the shape and the axes unless they are a permutation of x's axes.
+Tensor transpose(Tape& tape, const Tensor& x, const Axes& axes);
+// The same (torch.permute's name).
+Tensor permute(Tape& tape, const Tensor& x, const Axes& axes);
+// np.transpose(x): the axes reversed (x.T for a 2-D x).
+Tensor transpose(Tape& tape, const Tensor& x);
+
+// x[s0, s1, ...], NumPy's basic indexing (see Slice in core/slice.hpp): axis k takes
+// specs[k].indices(n_k), i.e. out[.., j, ..] = x[.., start + j * step, ..], and an index
+// spec removes its axis; axes past the specs are taken whole. dx (zero where nothing was
+// taken) += dout scattered back to the same positions. Throws ShapeError naming the axis,
+// index, extent and shape for an index outside [-n, n), and for more specs than axes.
+Tensor slice(Tape& tape, const Tensor& x, const std::vector<Slice>& specs);
+
+// np.concatenate(xs, axis): the inputs side by side along axis, in order; every other
+// extent must agree. dx_i += dout[.., offset_i : offset_i + n_i, ..]. Throws ShapeError
+// naming the inputs' shapes and the axis for differing ranks or extents, and for no inputs.
+Tensor concat(Tape& tape, const std::vector<Tensor>& xs, std::int64_t axis = 0);
+
+// np.stack(xs, axis): inputs of one shape joined along a new axis at `axis` of the output
+// (-1: a new last axis), out[.., i, ..] = xs[i]. dx_i += dout[.., i, ..]. Throws ShapeError
+// naming the shapes and axis for differing shapes, no inputs, or an axis outside
+// [-(rank + 1), rank].
+Tensor stack(Tape& tape, const std::vector<Tensor>& xs, std::int64_t axis = 0);
+
+// np.split(x, sections, axis): `sections` equal pieces along axis, piece i =
+// x[.., i*n/sections : (i+1)*n/sections, ..]. Each piece is its own record (a slice):
+// dx[.., piece i's range, ..] += dpiece_i. Throws ShapeError naming the shape and axis
+// unless sections >= 1 divides the axis.
+std::vector<Tensor> split(Tape& tape, const Tensor& x, std::size_t sections, std::int64_t axis = 0);
+// torch.split(x, sizes, axis): pieces of the given extents along axis, in order (a separate
+// name, as split(tape, x, {3}) would otherwise mean 3 sections). Throws ShapeError naming
+// the sizes, the shape and the axis unless the sizes sum to the axis extent.
+std::vector<Tensor> split_sizes(Tape& tape, const Tensor& x, const std::vector<std::size_t>& sizes,
+                                std::int64_t axis = 0);
+
+// np.broadcast_to(x, shape): out[j] = x[j with broadcast axes read at 0] (NumPy's rules,
+// core/broadcasting.hpp). dx += unbroadcast(dout, x.shape), the sum over the broadcast
+// axes. Throws ShapeError naming both shapes and the first axis that does not broadcast.
+Tensor broadcast_to(Tape& tape, const Tensor& x, const Shape& shape);
+
+// np.take(x, indices, axis): the axis replaced by the indices' shape,
+// out[a.., t.., b..] = x[a.., indices[t..], b..]. Backward scatter-adds,
+// dx[a.., indices[t], b..] += dout[a.., t, b..], repeated indices summed in order of t.
+// Indices get no gradient. Unlike NumPy, a negative index is refused: TokenIdOutOfRange
+// naming the position, the index and the extent, thrown before anything is computed.
+Tensor take(Tape& tape, const Tensor& x, const TokenIds& indices, std::int64_t axis);
 
 }  // namespace xgrad

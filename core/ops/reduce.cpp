@@ -94,17 +94,4 @@ Tensor mean_square(Tape& tape, const Tensor& x) {
                      });
 }
 
-Tensor reshape(Tape& tape, const Tensor& x, const Shape& shape) {
-  if (element_count(shape) != x.size()) {
-    throw ShapeError("reshape: cannot reshape " + shape_string(x.shape()) + " to " +
-                     shape_string(shape) + ": element counts differ");
-  }
-  Array out = uninitialized_array(shape);
-  std::memcpy(out.data(), x.value().data(), x.size() * sizeof(float));
-  // Same elements, same order: dX += dY read with x's shape.
-  return tape.record("reshape", {x}, std::move(out), [x](const Array&, const Array& dy) {
-    accumulate_grad(x, xt::adapt(dy.data(), dy.size(), xt::no_ownership(), x.value().shape()));
-  });
-}
-
 }  // namespace xgrad
