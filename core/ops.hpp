@@ -193,4 +193,42 @@ Tensor broadcast_to(Tape& tape, const Tensor& x, const Shape& shape);
 // naming the position, the index and the extent, thrown before anything is computed.
 Tensor take(Tape& tape, const Tensor& x, const TokenIds& indices, std::int64_t axis);
 
+
+// ---- Reductions over axes, softmax (a general op layer) ----
+// Axes are NumPy's: -1 is the last axis, each axis at most once (else ShapeError naming the
+// op, the axes and the shape), in any order. keepdims keeps each reduced axis with extent 1.
+// An empty axes list reduces nothing (NumPy's axis=()): y has x's shape (sum and mean copy
+// x, max is x, logsumexp is m + log(exp(0)) = x). The all-elements sum(tape, x) and
+// mean(tape, x) above are the scalar forms. Sums are accumulated in double, in an order
+// fixed by the shape and axes alone (so the bits do not depend on the thread count) and
+// rounded to float once; softmax's and log_softmax's sums are in float, in the same way fixed.
+
+// Sum over axes. dx += dy broadcast back over the reduced axes. The sum over no elements is 0.
+Tensor sum(Tape& tape, const Tensor& x, const Axes& axes, bool keepdims = false);
+
+// Mean over axes: the sum divided by the count of reduced elements, in double.
+// dx += dy / count broadcast back. Throws ShapeError for a mean over no elements.
+Tensor mean(Tape& tape, const Tensor& x, const Axes& axes, bool keepdims = false);
+
+// Maximum over axes (a NaN wins, as in NumPy). dx += dy where x equals the maximum; on ties
+// the gradient is split evenly among the tied elements, dy / (number tied), as PyTorch's
+// amax and JAX's max do (not all to the first, as torch.max(dim) does). Throws ShapeError
+// for a maximum over no elements.
+Tensor max(Tape& tape, const Tensor& x, const Axes& axes, bool keepdims = false);
+
+// log(sum(exp(x))) over axes, stable: m + log(sum(exp(x - m))) with m the maximum (m = 0
+// when it is infinite, so all -inf gives -inf and any +inf gives +inf). The exponentials are
+// summed in double. dx += dy * exp(x - y) = dy * softmax(x) over the reduced axes. Over no
+// elements: -inf.
+Tensor logsumexp(Tape& tape, const Tensor& x, const Axes& axes, bool keepdims = false);
+
+// softmax along one axis, stable: y = exp(x - m) / sum(exp(x - m)), m the maximum along the
+// axis. dx += y * (dy - sum(dy * y, axis)). The last axis (contiguous rows) runs row by row
+// in SIMD lanes, rows shared among threads; another axis runs over strided columns.
+Tensor softmax(Tape& tape, const Tensor& x, std::int64_t axis = -1);
+
+// log_softmax along one axis, stable: y = (x - m) - log(sum(exp(x - m))), finite for finite
+// x however negative. dx += dy - exp(y) * sum(dy, axis).
+Tensor log_softmax(Tape& tape, const Tensor& x, std::int64_t axis = -1);
+
 }  // namespace xgrad
