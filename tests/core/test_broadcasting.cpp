@@ -72,8 +72,9 @@ TEST_CASE("unbroadcast to the gradient's own shape returns it unchanged", "[core
 }
 
 TEST_CASE("unbroadcast refuses a shape that does not broadcast to the gradient", "[core][broadcasting]") {
-  CHECK_THROWS_MATCHES(unbroadcast(Array{{1, 2}, {3, 4}}, {3}), ShapeError,
-                       Contains("(3,) does not broadcast to the gradient's (2, 2)"));
+  CHECK_THROWS_AS(unbroadcast(Array{{1, 2}, {3, 4}}, {3}), ShapeError);
+  CHECK_THROWS_WITH(unbroadcast(Array{{1, 2}, {3, 4}}, {3}),
+                    Contains("(3,) does not broadcast to the gradient's (2, 2)"));
 }
 
 TEST_CASE("normalize_axis counts negative axes from the end and names a bad one", "[core][broadcasting]") {
