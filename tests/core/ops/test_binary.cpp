@@ -109,12 +109,12 @@ TEST_CASE("add broadcasts a row over a matrix", "[core][ops][binary]") {
   Tape tape;
   const Tensor a(Array{{1, 2, 3}, {4, 5, 6}});
   CHECK((add(tape, a, Tensor(Array{10, 20, 30})).value() == Array{{11, 22, 33}, {14, 25, 36}}));
-  CHECK((add(tape, Tensor(Array{{10}, {20}}), a).value() == Array{{11, 12, 13}, {24, 25, 26}}));
+  CHECK((add(tape, Tensor(from_values({2, 1}, {10, 20})), a).value() == Array{{11, 12, 13}, {24, 25, 26}}));
 }
 
 TEST_CASE("sub, mul and div broadcast a column against a row", "[core][ops][binary]") {
   Tape tape;
-  const Tensor column(Array{{1}, {2}});  // (2, 1)
+  const Tensor column(from_values({2, 1}, {1, 2}));
   const Tensor row(Array{4, 8});         // (2,)
   CHECK((sub(tape, column, row).value() == Array{{-3, -7}, {-2, -6}}));
   CHECK((mul(tape, column, row).value() == Array{{4, 8}, {8, 16}}));
@@ -273,7 +273,7 @@ TEST_CASE("every binary op's broadcast gradients match finite differences", "[co
     Array av = c.shape_a(hashed_values({2, 1, 3}, 4)), bv = c.shape_b(hashed_values({4, 1}, 5));
     if (c.name == "maximum" || c.name == "minimum") {  // every pair 0.1 or more apart: no kinks
       av = Array{{{-0.8f, 0.1f, 0.6f}}, {{-0.3f, 0.45f, 0.9f}}};
-      bv = Array{{-0.55f}, {0.25f}, {0.7f}, {-0.05f}};
+      bv = from_values({4, 1}, {-0.55f, 0.25f, 0.7f, -0.05f});
     }
     const GradientCheckResult result = check_gradients(
         [&c](Tape& tape, const std::vector<Tensor>& in) { return c.op(tape, in[0], in[1]); },
