@@ -82,27 +82,45 @@ int main(int argc, char** argv) {
         }
         escape(buffer.data());
       };
-      // The three contenders interleaved, each repeat, after a warm-up.
+      // xgrad at 1 thread and the loop interleaved, then xgrad at 2 threads apart: after a
+      // 2-thread region the pool's worker spins for a while, which would slow the other two.
       std::vector<double> one, two, hand;
       const auto time_us = [](const std::function<void()>& f) {
         const auto start = Clock::now();
         f();
         return std::chrono::duration<double, std::micro>(Clock::now() - start).count();
       };
+      xgrad::set_num_threads(1);
       for (std::size_t r = 0; r < repeats + 20; ++r) {
-        xgrad::set_num_threads(1);
         const double t1 = time_us(run_xgrad);
-        xgrad::set_num_threads(2);
-        const double t2 = time_us(run_xgrad);
         const double tl = time_us(run_loop);
-        if (r < 20) continue;
+        if (r < 20) continue;  // warm-up
         one.push_back(t1);
-        two.push_back(t2);
         hand.push_back(tl);
       }
+      xgrad::set_num_threads(2);
+      for (std::size_t r = 0; r < repeats + 20; ++r) {
+        const double t2 = time_us(run_xgrad);
+        if (r >= 20) two.push_back(t2);
+      }
+      xgrad::set_num_threads(1);
       std::printf("%s\t%s\t%.2f\t%.2f\t%.2f\n", op_name, xgrad::shape_string(bs).c_str(), median(one),
                   median(two), median(hand));
     }
+  }
+  // The fixed cost of one call: add of two (4,) arrays, 10000 calls per repeat.
+  {
+    const xgrad::Tensor x(filled({4}, 0.1f)), z(filled({4}, 0.2f));
+    std::vector<double> per_call;
+    for (std::size_t r = 0; r < 50; ++r) {
+      const auto start = Clock::now();
+      for (int i = 0; i < 10000; ++i) {
+        xgrad::Tape tape(xgrad::Tape::Mode::inference);
+        escape(xgrad::add(tape, x, z).value().data());
+      }
+      per_call.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count() / 10000);
+    }
+    std::fprintf(stderr, "fixed cost of add on (4,): %.3f us per call\n", median(per_call));
   }
   return 0;
 }

@@ -11,7 +11,6 @@
 #include <optional>
 #include <type_traits>
 #include <utility>
-#include <vector>
 
 #include "core/broadcasting.hpp"
 #include "core/detail/parallel.hpp"
@@ -92,19 +91,36 @@ struct MinimumOp {
 // one value of it is broadcast along the row; where a row starts in each operand follows
 // from the outer axes.
 struct Layout {
+  // Small vectors: a call's fixed cost is mostly allocations (bench/RESULTS.md).
+  using Axes = xt::svector<std::size_t, 4>;
   std::size_t n = 0;  // output elements
   std::size_t rows = 1;
   std::size_t inner = 1;
   std::size_t step_a = 0, step_b = 0;
-  std::vector<std::size_t> outer;             // extents of the axes before the row's
-  std::vector<std::size_t> outer_a, outer_b;  // the operands' element strides on them
+  Axes outer;             // extents of the axes before the row's
+  Axes outer_a, outer_b;  // the operands' element strides on them
 };
 
+// An operand's element stride on axis i of the output (broadcast_strides' rule): 0 where it
+// is broadcast.
+void strides_in(const Shape& from, const Shape& out, Layout::Axes& strides) {
+  strides.assign(out.size(), 0);
+  std::size_t stride = 1;
+  for (std::size_t k = 0; k < from.size(); ++k) {  // k counts axes from the last one
+    const std::size_t extent = from[from.size() - 1 - k];
+    if (extent != 1) strides[out.size() - 1 - k] = stride;
+    stride *= extent;
+  }
+}
+
 Layout make_layout(const Shape& out, const Shape& as, const Shape& bs) {
-  const std::vector<std::size_t> sa = broadcast_strides(as, out), sb = broadcast_strides(bs, out);
+  Layout::Axes sa, sb;
+  strides_in(as, out, sa);
+  strides_in(bs, out, sb);
   Layout l;
   l.n = element_count(out);
-  std::vector<std::size_t> extents, ta, tb;
+  Layout::Axes& extents = l.outer;
+  Layout::Axes &ta = l.outer_a, &tb = l.outer_b;
   for (std::size_t i = 0; i < out.size(); ++i) {
     if (out[i] == 1) continue;
     const auto merges = [&](std::size_t previous, std::size_t stride) {
@@ -121,12 +137,13 @@ Layout make_layout(const Shape& out, const Shape& as, const Shape& bs) {
     tb.push_back(sb[i]);
   }
   if (extents.empty()) return l;  // a single element: one row of one, both steps 0
+  // The last merged axis is the row.
   l.inner = extents.back();
   l.step_a = ta.back();
   l.step_b = tb.back();
-  l.outer.assign(extents.begin(), extents.end() - 1);
-  l.outer_a.assign(ta.begin(), ta.end() - 1);
-  l.outer_b.assign(tb.begin(), tb.end() - 1);
+  extents.pop_back();
+  ta.pop_back();
+  tb.pop_back();
   l.rows = l.inner ? l.n / l.inner : 0;
   return l;
 }
@@ -156,7 +173,7 @@ class RowStart {
 
  private:
   const Layout& l_;
-  std::vector<std::size_t> index_;
+  Layout::Axes index_;
 };
 
 // Pieces of a row: long rows (equal shapes are one row) are cut so that threads can share them.
@@ -168,6 +185,13 @@ template <class F>
 void for_each_piece(const Layout& l, std::size_t cost, F&& fn) {
   if (l.n == 0) return;
   const std::size_t per_row = (l.inner + kPiece - 1) / kPiece;
+  if (per_row == 1 && l.outer.size() == 1) {  // the fast paths: rows at fixed strides
+    const std::size_t ra = l.outer_a[0], rb = l.outer_b[0];
+    parallel::for_range(l.rows, cost * l.n, [&](std::size_t first, std::size_t last) {
+      for (std::size_t r = first; r < last; ++r) fn(r * l.inner, r * ra, r * rb, l.inner);
+    });
+    return;
+  }
   if (per_row == 1) {
     parallel::for_range(l.rows, cost * l.n, [&](std::size_t first, std::size_t last) {
       RowStart start(l, first);
@@ -212,9 +236,10 @@ void forward_piece(const float* __restrict a, SA sa, const float* __restrict b, 
 
 template <class Op>
 void forward(const Layout& l, const float* a, const float* b, float* y) {
-  for_each_piece(l, Op::cost, [&](std::size_t o, std::size_t ao, std::size_t bo, std::size_t length) {
-    with_steps(l.step_a, l.step_b,
-               [&](auto sa, auto sb) { forward_piece<Op>(a + ao, sa, b + bo, sb, y + o, length); });
+  with_steps(l.step_a, l.step_b, [&](auto sa, auto sb) {
+    for_each_piece(l, Op::cost, [&](std::size_t o, std::size_t ao, std::size_t bo, std::size_t length) {
+      forward_piece<Op>(a + ao, sa, b + bo, sb, y + o, length);
+    });
   });
 }
 
@@ -227,7 +252,7 @@ enum class Fold {
   other,    // anything else: contributions written out, then unbroadcast
 };
 
-Fold fold_of(const Tensor& x, const Layout& l, std::size_t step, const std::vector<std::size_t>& outer) {
+Fold fold_of(const Tensor& x, const Layout& l, std::size_t step, const Layout::Axes& outer) {
   if (!x.requires_grad()) return Fold::none;
   if (x.size() == l.n) return Fold::full;
   if (step == 1 && std::all_of(outer.begin(), outer.end(), [](std::size_t s) { return s == 0; })) {
@@ -284,8 +309,11 @@ class Backward {
              std::size_t bo, std::size_t c0, std::size_t c1) const {
     with_steps(l_.step_a, l_.step_b, [&](auto step_a, auto step_b) {
       const float *a = a_ + ao, *b = b_ + bo, *dy = dy_ + o, *y = y_ + o;
-      if (sa.fold != Fold::none) one(Op::da, sa, r, o, dy, y, a, step_a, b, step_b, c0, c1);
-      if (sb.fold != Fold::none) one(Op::db, sb, r, o, dy, y, a, step_a, b, step_b, c0, c1);
+      // Lambdas, not &Op::da: a function pointer would not be inlined into the loops.
+      const auto da = [](float d, float x, float z, float v) { return Op::da(d, x, z, v); };
+      const auto db = [](float d, float x, float z, float v) { return Op::db(d, x, z, v); };
+      if (sa.fold != Fold::none) one(da, sa, r, o, dy, y, a, step_a, b, step_b, c0, c1);
+      if (sb.fold != Fold::none) one(db, sb, r, o, dy, y, a, step_a, b, step_b, c0, c1);
     });
   }
 
@@ -398,8 +426,11 @@ Tensor binary(Tape& tape, const char* name, const Tensor& a, const Tensor& b) {
   Layout l = make_layout(shape, as, bs);
   Array out = uninitialized_array(shape);
   forward<Op>(l, a.value().data(), b.value().data(), out.data());
-  return tape.record(name, {a, b}, std::move(out),
-                     [a, b, l = std::move(l)](const Array& y, const Array& dy) { backward<Op>(l, a, b, y, dy); });
+  Tape::Backward backward_fn;  // left empty when nothing will be recorded: no copies made
+  if (tape.needs_gradient(a, b)) {
+    backward_fn = [a, b, l = std::move(l)](const Array& y, const Array& dy) { backward<Op>(l, a, b, y, dy); };
+  }
+  return tape.record(name, {a, b}, std::move(out), std::move(backward_fn));
 }
 
 // A float operand: a constant of shape (), broadcast like any other.
