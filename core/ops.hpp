@@ -41,15 +41,92 @@ Tensor matmul_transposed(Tape& tape, const Tensor& x, const Tensor& w);
 // the last bits (the bias may join a partial sum of the product; see core/ops/matmul.cpp).
 Tensor linear(Tape& tape, const Tensor& x, const Tensor& w, const Tensor& b);
 
-// x (..., N) + bias (N,), the bias broadcast over every leading index.
-// dx += dout, dbias += dout summed over the leading axes.
+// x (..., N) + bias (N,), the bias broadcast over every leading index: add under its own
+// name, with its stricter shapes (ShapeError otherwise), sharing add's kernels.
+// dx += dout, dbias += dout summed over the leading axes (in order of the leading index).
 Tensor add_bias(Tape& tape, const Tensor& x, const Tensor& bias);
 
-// a + b, same shapes. da += dout, db += dout.
-Tensor add(Tape& tape, const Tensor& a, const Tensor& b);
+// ---- Binary elementwise ops, with NumPy's broadcasting ----
+// The output's shape is broadcast_shapes(op, a, b) (core/broadcasting.hpp): a ShapeError
+// "<op>: shapes (2, 3) and (4,) do not broadcast (axis -1: 3 vs 4)" otherwise. Each formula
+// below gives one output element's contribution to each input; an input that was broadcast
+// gets its contributions summed back to its own shape, in unbroadcast's order (the same bits
+// at any thread count). The float forms take the number as a constant of shape (): `2 * x` is
+// mul(tape, 2.0f, x), `10 / f` is div(tape, 10.0f, f). Fast, threaded paths: equal shapes,
+// (N,) or (..., 1) against (..., N), and (T, C) against (B, T, C); any other shape takes a
+// general strided loop and unbroadcast.
 
-// a * b elementwise, same shapes. da += dout * b, db += dout * a.
+// a + b. da += dout, db += dout.
+Tensor add(Tape& tape, const Tensor& a, const Tensor& b);
+Tensor add(Tape& tape, const Tensor& a, float b);
+Tensor add(Tape& tape, float a, const Tensor& b);
+
+// a - b. da += dout, db += -dout.
+Tensor sub(Tape& tape, const Tensor& a, const Tensor& b);
+Tensor sub(Tape& tape, const Tensor& a, float b);
+Tensor sub(Tape& tape, float a, const Tensor& b);
+
+// a * b. da += dout * b, db += dout * a.
 Tensor mul(Tape& tape, const Tensor& a, const Tensor& b);
+Tensor mul(Tape& tape, const Tensor& a, float b);
+Tensor mul(Tape& tape, float a, const Tensor& b);
+
+// a / b (IEEE: x / 0 is +-inf, 0 / 0 NaN). da += dout / b, db += -dout * ((a / b) / b).
+Tensor div(Tape& tape, const Tensor& a, const Tensor& b);
+Tensor div(Tape& tape, const Tensor& a, float b);
+Tensor div(Tape& tape, float a, const Tensor& b);
+
+// a ^ b, std::pow's values (as NumPy's: a negative a with a non-integer b gives NaN, 0 ^ -1 is
+// inf). da += dout * b * a^(b-1), db += dout * log(a) * a^b, with PyTorch 1.13's
+// conventions: da = 0 where b == 0 (even at a == 0), db = 0 where a == 0 and b >= 0. Elsewhere
+// the formulas stand as they are: at a < 0, db is NaN (log of a negative) and da is finite
+// for an integer b; at a == 0, da is b * 0^(b-1) (0 for b > 1, dout for b == 1, inf for
+// 0 < b < 1, -inf for b < 0) and db for b < 0 is -inf * dout.
+Tensor pow(Tape& tape, const Tensor& a, const Tensor& b);
+Tensor pow(Tape& tape, const Tensor& a, float b);
+Tensor pow(Tape& tape, float a, const Tensor& b);
+
+// The larger of a and b; NaN if either is NaN (NumPy's maximum). da += dout where a > b,
+// db += dout where b > a; on a tie (a == b) each gets dout / 2, as torch.maximum and JAX
+// split it. Where either is NaN both get dout (PyTorch 1.13's formula does the same).
+Tensor maximum(Tape& tape, const Tensor& a, const Tensor& b);
+Tensor maximum(Tape& tape, const Tensor& a, float b);
+Tensor maximum(Tape& tape, float a, const Tensor& b);
+
+// The smaller of a and b; NaN if either is NaN. da += dout where a < b, db += dout where
+// b < a; a tie gives each dout / 2; a NaN on either side sends dout to both.
+Tensor minimum(Tape& tape, const Tensor& a, const Tensor& b);
+Tensor minimum(Tape& tape, const Tensor& a, float b);
+Tensor minimum(Tape& tape, float a, const Tensor& b);
+
+// ---- Unary elementwise ops (core/ops/unary.cpp), threaded, with the same bits at any
+// thread count. exp, log and sigmoid use xsimd's functions, within 2 ULP of libm's. ----
+
+// -x. dx += -dout.
+Tensor neg(Tape& tape, const Tensor& x);
+
+// e^x (inf above ~88.7; 0 below ~-87.3, where xsimd's exp gives no denormals).
+// dx += dout * e^x, from the output.
+Tensor exp(Tape& tape, const Tensor& x);
+
+// Natural log: NaN for x < 0, -inf at 0 (as NumPy). dx += dout / x.
+Tensor log(Tape& tape, const Tensor& x);
+
+// Square root: NaN for x < 0. dx += dout / (2 sqrt(x)), from the output (inf * sign(dout)
+// at x == 0, as PyTorch).
+Tensor sqrt(Tape& tape, const Tensor& x);
+
+// max(x, 0), NaN staying NaN. dx += dout where x > 0, else 0 (relu'(0) = 0, as PyTorch).
+Tensor relu(Tape& tape, const Tensor& x);
+
+// 1 / (1 + e^-x), computed from e^-|x| so that neither side overflows: 1 / (1 + e^-|x|) for
+// x >= 0, e^-|x| / (1 + e^-|x|) for x < 0: never inf / inf (sigmoid(-100) is 0, as e^-100
+// underflows). dx += dout * (1 - y) * y, from the output y, as PyTorch (1 - y loses the
+// slope's relative precision for large x, ~e^-x where y rounds to 1).
+Tensor sigmoid(Tape& tape, const Tensor& x);
+
+// |x|. dx += dout * sign(x), with sign(0) = 0 (abs'(0) = 0, as PyTorch) and sign(NaN) = 0.
+Tensor abs(Tape& tape, const Tensor& x);
 
 // tanh(x) elementwise. dx += dout * (1 - tanh(x)^2).
 Tensor tanh(Tape& tape, const Tensor& x);
