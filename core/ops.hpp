@@ -27,12 +27,23 @@ namespace xgrad {
 Tensor embedding_lookup(Tape& tape, const Tensor& table, const TokenIds& ids,
                         std::optional<std::int32_t> padding_idx = std::nullopt);
 
-// x (..., K) @ w (K, N) -> (..., N), through BLAS sgemm.
-// dx += dout @ w^T, dw += x^T @ dout (leading axes flattened into rows).
+// NumPy's matmul, through BLAS sgemm. w a matrix: x (..., K) @ w (K, N) -> (..., N), one
+// product with x's leading axes flattened into rows; dx += dout @ w^T, dw += x^T @ dout.
+// w with batch axes: x (..., M, K) @ w (..., K, N) -> (..., M, N), the batch axes (all but the
+// last two) broadcast by NumPy's rules, e.g. (B, H, T, d) @ (B, H, d, T), (K, N) @ (B, N, M),
+// (B, 1, M, K) @ (H, K, N) -> (B, H, M, N); per output matrix p, dx[p] += dout[p] @ w[p]^T and
+// dw[p] += x[p]^T @ dout[p], an operand's matrix used by several p summing their terms in
+// increasing p (one sgemm each, beta = 1), so the bits do not depend on the thread count.
+// 1-D operands are promoted as NumPy does: x (K,) is the row (1, K), w (K,) the column (K, 1),
+// and that axis is dropped from the output ((K,) @ (K,) -> a scalar). Throws ShapeError naming
+// the op and both shapes when the inner dimensions differ, the batch axes do not broadcast, or
+// an operand is 0-D or empty.
 Tensor matmul(Tape& tape, const Tensor& x, const Tensor& w);
 
 // x (..., K) @ w (N, K)^T -> (..., N): a product with the rows of w, as Embed::attend uses.
-// dx += dout @ w, dw += dout^T @ x.
+// dx += dout @ w, dw += dout^T @ x. w with batch axes: x (..., M, K) @ w (..., N, K)^T ->
+// (..., M, N) (q @ k^T), batch axes broadcast as in matmul; dx[p] += dout[p] @ w[p],
+// dw[p] += dout[p]^T @ x[p]. x may be 1-D as in matmul; w must have at least two axes.
 Tensor matmul_transposed(Tape& tape, const Tensor& x, const Tensor& w);
 
 // x (..., K) @ w (K, N) + b (N,) -> (..., N), one op: b is written into every row and sgemm
