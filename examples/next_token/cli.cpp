@@ -129,7 +129,7 @@ void build_parser(CLI::App& app, Options& o) {
       "  next_token --tokens word --steps 3000 --plot plots --save ckpt\n"
       "  next_token --load ckpt --steps 0 --samples 5 --temperature 0.6");
 
-  app.add_option("--corpus", o.corpus, "UTF-8 text file to train on")
+  app.add_option("--corpus", o.corpus, "UTF-8 text file to train on, at most 1 GiB (1073741824 bytes); checked as it is read")
       ->default_str("examples/data/genesis_kjv.txt (shipped: Genesis, KJV)");
   app.add_option("--tokens", o.tokens, "byte: V = 256 byte values; word: the corpus's words (whitespace-"
                                        "separated, punctuation split off), id 0 = <unk>; bpe: byte-level BPE "
