@@ -133,7 +133,9 @@ std::string read_corpus(const std::string& path) {
       throw CorpusError("corpus " + path + " is more than the largest corpus (" + size_text(kMaxCorpusBytes) + ")");
     }
     const std::size_t before = text.size();
-    const std::size_t want = std::min<std::size_t>(kBlock, kMaxCorpusBytes + 1 - before);
+    // Up to the size fstat gave and one byte more (to see the end, or growth), a block at most.
+    std::size_t want = std::min<std::size_t>(kBlock, kMaxCorpusBytes + 1 - before);
+    want = std::min<std::size_t>(want, before < size ? static_cast<std::size_t>(size) - before + 1 : 4096);
     text.resize(before + want);
     const ssize_t n = ::read(file.fd, &text[before], want);
     if (n < 0) {
