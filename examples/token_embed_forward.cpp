@@ -10,6 +10,8 @@
 // no NaN; Python's json gives None there and numpy.array(values, dtype=float) gives nan).
 // Exit status: 0 on success, 2 for bad arguments or ids (one line on stderr), 1 otherwise
 // (a read error on stdin, a write error on stdout, a table too large for the machine).
+// --ids - reads at most kMaxStdinBytes (16 MiB, a few million ids) from stdin; more is an
+// error (exit status 2), so an endless stdin cannot exhaust memory.
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -66,14 +68,21 @@ class StreamError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// All of stdin. std::cin would end at a read error (stdin is a directory, or closed) just
-// as at the end of the input, and the tool would print nothing and succeed.
+constexpr std::size_t kMaxStdinBytes = std::size_t{16} << 20;
+
+// All of stdin, at most kMaxStdinBytes. std::cin would end at a read error (stdin is a
+// directory, or closed) just as at the end of the input, and the tool would print nothing
+// and succeed.
 std::string read_stdin() {
   std::string text;
   char buffer[1 << 16];
   while (true) {
     const ssize_t n = ::read(STDIN_FILENO, buffer, sizeof buffer);
     if (n == 0) return text;
+    if (n > 0 && text.size() + static_cast<std::size_t>(n) > kMaxStdinBytes) {
+      throw UsageError("--ids -: stdin holds more than " + std::to_string(kMaxStdinBytes) +
+                       " bytes, the most this tool reads (pass fewer ids)");
+    }
     if (n < 0) {
       if (errno == EINTR) continue;
       throw StreamError(std::string("cannot read the ids from stdin: ") + std::strerror(errno));
@@ -126,7 +135,8 @@ void add_options(CLI::App& app, Arguments& args) {
       ->type_name("INT");
   app.add_option("--vocab", args.vocab, "vocabulary size V (> 0)")->required()->type_name("INT");
   app.add_option("--dim", args.dim, "embedding width D (> 0)")->required()->type_name("INT");
-  app.add_option("--ids", args.ids, "token ids, e.g. \"0,2,1\" (use --ids=-1,3 for negative ids, - for stdin)")
+  app.add_option("--ids", args.ids, "token ids, e.g. \"0,2,1\" (use --ids=-1,3 for negative ids, - for stdin, "
+                 "at most 16777216 bytes of it)")
       ->required()
       ->type_name("IDS");
   app.add_option("--prng", args.prng, "threefry layout (default partitionable, JAX >= 0.5)")

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-45}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_npy fuzz_token_ids fuzz_manifest fuzz_id_list)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_npy fuzz_token_ids fuzz_manifest fuzz_id_list fuzz_corpus fuzz_bpe_merges)
 
 # -Wno-unknown-warning-option: the headers silence GCC-only warnings by name.
 flags="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g"

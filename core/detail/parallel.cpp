@@ -8,7 +8,9 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -22,17 +24,23 @@ namespace {
 
 class Pool {
  public:
+  // Throws std::runtime_error, with the workers already started stopped and joined, when the
+  // system refuses a thread (a thread or memory limit): a std::thread left joinable in the
+  // unwinding vector would std::terminate the process.
   explicit Pool(std::size_t threads) : threads_(threads) {
-    for (std::size_t k = 1; k < threads_; ++k) workers_.emplace_back([this, k] { work(k); });
-  }
-  ~Pool() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stop_ = true;
+    workers_.reserve(threads_ - 1);
+    for (std::size_t k = 1; k < threads_; ++k) {
+      try {
+        workers_.emplace_back([this, k] { work(k); });
+      } catch (const std::system_error& e) {
+        stop();
+        throw std::runtime_error("xgrad::set_num_threads(" + std::to_string(threads_) + "): the system refused thread " +
+                                 std::to_string(k + 1) + " (" + e.what() +
+                                 "; a thread or memory limit?); the thread count stays as it was, ask for fewer");
+      }
     }
-    wake_.notify_all();
-    for (auto& w : workers_) w.join();
   }
+  ~Pool() { stop(); }
 
   std::size_t threads() const { return threads_; }
 
@@ -54,6 +62,15 @@ class Pool {
 
  private:
   std::size_t end_of(std::size_t k) const { return n_ * (k + 1) / threads_; }
+
+  void stop() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    for (auto& w : workers_) w.join();
+  }
 
   void work(std::size_t k) {
     unsigned long seen = 0;
@@ -106,7 +123,14 @@ void set_num_threads(std::size_t threads) {
     expected = false;
     std::this_thread::yield();
   }
-  pool.reset(threads > 1 ? new Pool(threads) : nullptr);
+  std::unique_ptr<Pool> replacement;
+  try {
+    if (threads > 1) replacement = std::make_unique<Pool>(threads);
+  } catch (...) {
+    pool_busy.store(false);
+    throw;
+  }
+  pool = std::move(replacement);
   threads_wanted.store(threads);
   pool_busy.store(false);
   openblas_set_num_threads(1);  // see parallel.hpp: xgrad threads products by blocks

@@ -6,7 +6,15 @@
 //     fsync'ed and then exchanged with the target in one rename (renameat2 RENAME_EXCHANGE);
 //     the old contents, now in the staging directory, are removed after. A kill after the
 //     exchange leaves the old contents in the staging directory: the next commit removes them.
-// Not a lock: two processes committing the same target at once are not supported.
+// Overlapping writes of one target (two runs, or a run and a second terminal; threads too):
+// each write first takes an exclusive flock(2) on ".NAME.lock" beside the target and holds it
+// until it is done. A write that finds the lock taken fails at once with WriteError, writing
+// nothing and leaving the target as it was; the one holding the lock goes on. A process
+// killed while holding the lock releases it with its file descriptors (the stale file is
+// reused and removed by the next write). Temporary files and staging directories carry a
+// name private to each write (pid, counter and random bits), and what is swapped in is
+// checked to be the staging directory this write made and filled, so no write can swap in
+// another's half-written files.
 #pragma once
 
 #include <cstddef>
@@ -24,6 +32,7 @@ class WriteError : public std::runtime_error {
 
 // Writes `head` then `body` to `path` atomically as described above; the directory must
 // exist. On failure nothing is left behind (no temporary file) and the old file is intact.
+// Temporary files that killed writes of `path` left are removed.
 void write_file_atomically(const std::string& path, const char* head, std::size_t head_size, const char* body,
                            std::size_t body_size);
 void write_file_atomically(const std::string& path, const std::string& bytes);
@@ -32,12 +41,20 @@ void write_file_atomically(const std::string& path, const std::string& bytes);
 // directory whose path it is given (the parent directories of `target` are created when
 // missing). Leftovers of an interrupted commit of the same target are removed first. When
 // `fill` throws, the staging directory is removed, `target` is untouched, and the exception
-// goes on. Throws WriteError when the staging directory cannot be made or swapped in.
-void replace_directory_atomically(const std::string& target, const std::function<void(const std::string&)>& fill);
+// goes on. `verify`, when given, is called on the filled staging directory just before the
+// swap and throws when it is not complete; the commit is then abandoned as when `fill`
+// throws. Throws WriteError when the lock is taken or the staging directory cannot be made,
+// is not the one this commit filled, or cannot be swapped in.
+using DirectoryWriter = std::function<void(const std::string&)>;
+void replace_directory_atomically(const std::string& target, const DirectoryWriter& fill,
+                                  const DirectoryWriter& verify = nullptr);
 
-// The staging directory replace_directory_atomically uses for `target`: ".NAME.saving" beside
-// it. Exposed so callers can refuse it as a target of their own and tests can look for it.
-std::string staging_directory_for(const std::string& target);
+// The prefix of the staging directories replace_directory_atomically makes for `target`:
+// ".NAME.saving"; each commit's is ".NAME.saving-PID-COUNTER-RANDOM" beside the target.
+std::string staging_prefix_for(const std::string& target);
+
+// The lock file every write of `target` holds (a flock) while it runs: ".NAME.lock" beside it.
+std::string lock_path_for(const std::string& target);
 
 // Fault injection for tests. The writers call the hook at each step that matters for
 // atomicity, with the step's name ("file: data written", "directory: swapped", ...). The hook

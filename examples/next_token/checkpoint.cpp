@@ -167,6 +167,8 @@ std::string read_manifest_text(const std::string& dir) {
 
 json read_manifest(const std::string& dir) { return parse_manifest(read_manifest_text(dir), join(dir, kManifestName)); }
 
+void check_complete(const std::string& dir);
+
 }  // namespace
 
 std::string checksum(const Array& array) {
@@ -306,12 +308,25 @@ void save_checkpoint(const std::string& dir, const LanguageModel& model, const V
         manifest["optimizer"] = {{"kind", state.optimizer->kind}, {"step", state.optimizer->step}, {"arrays", arrays}};
       }
       xgrad::io::write_file_atomically(join(staging, kManifestName), manifest.dump(2) + "\n");
-    });
+    }, check_complete);
   } catch (const xgrad::npy::NpyError& e) {
     throw CheckpointError(std::string("cannot save the checkpoint: ") + e.what());
   } catch (const xgrad::io::WriteError& e) {
     throw CheckpointError(std::string("cannot save the checkpoint: ") + e.what());
   }
+}
+
+long double parameter_count(const ModelSpec& spec) {
+  if (spec.kind == ModelKind::mlp) {
+    const ModelConfig& c = spec.mlp;
+    const long double C = c.context, D = c.embed_dim, H = c.hidden, V = c.vocab;
+    const long double dense_in = c.hidden > 0 ? H : C * D;
+    const long double output = c.tie ? D : V;
+    return V * D + (c.hidden > 0 ? C * D * H + H : 0) + dense_in * output + output;
+  }
+  const TransformerConfig& c = spec.transformer;
+  const long double T = c.context, C = c.embed_dim, L = c.layers, V = c.vocab;
+  return 2 * V * C + T * C + L * (12 * C * C + 13 * C) + 2 * C;
 }
 
 CheckpointInfo parse_checkpoint_info(const std::string& manifest_text, const std::string& path) {
@@ -345,6 +360,13 @@ CheckpointInfo parse_checkpoint_info(const std::string& manifest_text, const std
       c.dropout = number_field(m, "dropout", 0.0, 0.99, path);
       // Checkpoints from before attention dropout have no field: they trained without it.
       c.attention_dropout = m.contains("attention_dropout") ? number_field(m, "attention_dropout", 0.0, 0.99, path) : 0.0f;
+    }
+    if (const long double n = parameter_count(info.spec); n > static_cast<long double>(lim::kMaxParameters)) {
+      char count[64];
+      std::snprintf(count, sizeof count, "%.0Lf", n);
+      throw CheckpointError(path + ": the model (" + describe(info.spec) + ") has " + count +
+                            " parameters, more than the largest next_token builds (" +
+                            std::to_string(lim::kMaxParameters) + ")");
     }
     info.step = static_cast<std::size_t>(whole_field(manifest, "step", 0, lim::kMaxTotalSteps, path));
     info.seed = static_cast<std::uint64_t>(whole_field(manifest, "seed", 0, lim::kMaxSeed, path));
@@ -432,6 +454,26 @@ Array read_entry(const std::string& dir, const json& entry, const std::string& w
                           "; pass --allow-non-finite to load it anyway");
   }
   return value;
+}
+
+// What a save is about to swap in loads: the manifest parses and every array it lists is
+// there with its shape and checksum. A save whose files went missing or were changed under
+// it fails here, before the old checkpoint is touched.
+void check_complete(const std::string& dir) {
+  try {
+    read_checkpoint_info(dir);
+    const json manifest = read_manifest(dir);
+    for (const json& entry : manifest.at("parameters")) {
+      read_entry(dir, entry, "parameter " + entry.at("name").get<std::string>(), nullptr, NonFinite::allow);
+    }
+    if (manifest.contains("optimizer")) {
+      for (const json& entry : manifest["optimizer"].at("arrays")) {
+        read_entry(dir, entry, "optimizer state " + entry.at("name").get<std::string>(), nullptr, NonFinite::allow);
+      }
+    }
+  } catch (const std::exception& e) {
+    throw CheckpointError("the checkpoint written in " + dir + " is not complete, not swapping it in: " + e.what());
+  }
 }
 
 void load(const std::string& dir, const LanguageModel& model, xgrad::optim::Optimizer* optimizer, NonFinite non_finite) {

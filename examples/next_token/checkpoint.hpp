@@ -74,6 +74,10 @@ void save_checkpoint(const std::string& dir, const LanguageModel& model, const V
 void check_checkpoint_target(const std::string& dir);
 
 // Reads and checks dir/manifest.json. Throws CheckpointError.
+// The parameters a model of `spec` has (token tables, blocks, heads), computed before it is
+// built, in long double so that no size can overflow it.
+long double parameter_count(const ModelSpec& spec);
+
 CheckpointInfo read_checkpoint_info(const std::string& dir);
 
 // The same checks on a manifest's text; `path` is what messages call it.

@@ -129,7 +129,7 @@ void build_parser(CLI::App& app, Options& o) {
       "  next_token --tokens word --steps 3000 --plot plots --save ckpt\n"
       "  next_token --load ckpt --steps 0 --samples 5 --temperature 0.6");
 
-  app.add_option("--corpus", o.corpus, "UTF-8 text file to train on")
+  app.add_option("--corpus", o.corpus, "UTF-8 text file to train on, at most 1 GiB (1073741824 bytes); checked as it is read")
       ->default_str("examples/data/genesis_kjv.txt (shipped: Genesis, KJV)");
   app.add_option("--tokens", o.tokens, "byte: V = 256 byte values; word: the corpus's words (whitespace-"
                                        "separated, punctuation split off), id 0 = <unk>; bpe: byte-level BPE "
@@ -210,7 +210,8 @@ void build_parser(CLI::App& app, Options& o) {
   app.add_option("--seed", o.seed, "seed of the whole run: parameters (jax.random.PRNGKey(seed), Flax's keys), "
                                    "batches and samples")
       ->transform(whole_number(0, lim::kMaxSeed));
-  app.add_option("--threads", o.threads, "threads for xgrad's own loops (results are bit-identical for any count)")
+  app.add_option("--threads", o.threads, "threads for xgrad's own loops (results are bit-identical for any count; more than "
+                                         "the system lets start is an error)")
       ->transform(whole_number(1, 256))
       ->default_str("1 (mlp), " + std::to_string(kTransformerThreads) + " or the CPUs there are (transformer)");
 
@@ -225,7 +226,9 @@ void build_parser(CLI::App& app, Options& o) {
   app.add_option("--json", o.json, "write a machine-readable summary to FILE; default: none")->type_name("FILE");
   app.add_option("--plot", o.plot, "write loss.svg and embedding_rows.svg into DIR; default: none")->type_name("DIR");
   app.add_option("--save", o.save, "save a checkpoint into DIR (.npy per parameter + manifest.json); default: none")->type_name("DIR");
-  app.add_option("--load", o.load, "start from the checkpoint in DIR (resume, or sample with --steps 0); default: none")->type_name("DIR");
+  app.add_option("--load", o.load, "start from the checkpoint in DIR (resume, or sample with --steps 0); model-size "
+                 "flags given must match it, training and dropout flags given override it; a manifest asking for "
+                 "more than 2^31 parameters is refused; default: none")->type_name("DIR");
   app.add_flag("--allow-non-finite", o.allow_non_finite, "with --load: accept a checkpoint whose parameters hold "
                                                          "NaN or inf (to inspect it); default: off");
   add_inspect_flags(app, o.inspect);
@@ -270,6 +273,10 @@ void check_model_fits(const ModelSpec& spec, std::size_t batch) {
       "the model (" + describe(spec) + ") with a batch of " + std::to_string(batch),
       (parameters * 5 + activations * 3) * sizeof(float));
   if (!problem.empty()) throw UsageError(problem + "; choose a smaller model or --batch-size");
+  if (parameter_count(spec) > static_cast<long double>(limits::kMaxParameters)) {
+    throw UsageError("the model (" + describe(spec) + ") has more than " + std::to_string(limits::kMaxParameters) +
+                     " parameters, the most next_token builds; choose a smaller model");
+  }
 }
 
 bool given(const CLI::App& app, const char* flag) { return app.get_option(flag)->count() > 0; }
@@ -382,6 +389,10 @@ void resolve_options(const CLI::App& app, Options& o, const CheckpointInfo* info
   // The model.
   if (info) {
     o.spec = info->spec;
+    // Dropout rates shape no parameter: given with --load, they apply to this run (and a
+    // --save records them); the checkpoint's are only the defaults.
+    if (transformer && flag("--dropout")) o.spec.transformer.dropout = o.transformer.dropout;
+    if (transformer && flag("--attention-dropout")) o.spec.transformer.attention_dropout = o.transformer.attention_dropout;
   } else if (transformer) {
     o.spec.kind = ModelKind::transformer;
     o.spec.transformer = o.transformer;
@@ -470,7 +481,11 @@ int run_parsed(const CLI::App& app, Options o, std::ostream& out, std::ostream& 
     o.train.sampler_state = info->sampler_state;
   }
   resolve_options(app, o, info ? &*info : nullptr);  // also the model's default --threads
-  xgrad::set_num_threads(static_cast<std::size_t>(o.threads));
+  try {
+    xgrad::set_num_threads(static_cast<std::size_t>(o.threads));
+  } catch (const std::runtime_error& e) {
+    throw UsageError("--threads " + std::to_string(o.threads) + ": " + e.what());
+  }
   // A resumed run continues the saved schedule, stretched to this run's end if it goes further.
   if (!given(app, "--schedule-steps")) {
     const std::size_t planned = info && info->training ? info->training->schedule_steps : 0;

@@ -2,6 +2,10 @@
 // batch sampling.
 #include "corpus.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -57,8 +61,13 @@ void for_each_word(const std::string& text, Visit visit) {
 
 // ---------------------------------------------------------------- reading and checking
 
-void check_text(const std::string& text, const std::string& name) {
-  for (std::size_t i = 0; i < text.size();) {
+namespace {
+
+// Checks text[from, ...) as check_text does and returns where it stopped: the end when
+// `complete`, else before the last 3 bytes, where a character may go on past what is read.
+std::size_t check_text_from(const std::string& text, std::size_t i, bool complete, const std::string& name) {
+  const std::size_t end = complete ? text.size() : text.size() < 3 ? 0 : text.size() - 3;
+  while (i < end) {
     const auto c = static_cast<unsigned char>(text[i]);
     if (c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f') {
       throw CorpusError("corpus " + name + " is not text: control byte " + hex_byte(c) + " at byte offset " +
@@ -74,35 +83,73 @@ void check_text(const std::string& text, const std::string& name) {
     }
     i += length;
   }
+  return i;
 }
 
-std::string read_corpus(const std::string& path) {
-  namespace fs = std::filesystem;
-  std::error_code error;
-  const fs::file_status status = fs::status(path, error);
-  if (error || !fs::exists(status)) {
-    throw CorpusError("cannot read corpus " + path + ": " +
-                      (error ? error.message() : std::string("no such file")));
+std::string size_text(std::uintmax_t bytes) { return examples::byte_count(static_cast<long double>(bytes)); }
+
+// Closes a file descriptor at scope exit.
+struct FileDescriptor {
+  int fd;
+  ~FileDescriptor() {
+    if (fd >= 0) ::close(fd);
   }
-  if (fs::is_directory(status)) throw CorpusError("cannot read corpus " + path + ": it is a directory");
+};
+
+}  // namespace
+
+void check_text(const std::string& text, const std::string& name) { check_text_from(text, 0, true, name); }
+
+std::string read_corpus(const std::string& path) {
+  // Opened first and then checked, so the file checked is the file read. O_NONBLOCK: a FIFO
+  // must not block the open; it is refused below.
+  const FileDescriptor file{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)};
+  if (file.fd < 0) {
+    throw CorpusError("cannot read corpus " + path + ": " + (errno == ENOENT ? std::string("no such file") : std::strerror(errno)));
+  }
+  struct stat info {};
+  if (::fstat(file.fd, &info) != 0) throw CorpusError("cannot read corpus " + path + ": " + std::strerror(errno));
+  if (S_ISDIR(info.st_mode)) throw CorpusError("cannot read corpus " + path + ": it is a directory");
   // A FIFO or a device would block the read, or never end.
-  if (!fs::is_regular_file(status)) {
+  if (!S_ISREG(info.st_mode)) {
     throw CorpusError("cannot read corpus " + path + ": it is not a regular file (a FIFO or a device?)");
   }
+  const auto size = static_cast<std::uintmax_t>(info.st_size);
+  if (size > kMaxCorpusBytes) {
+    throw CorpusError("corpus " + path + " is " + size_text(size) + ", more than the largest corpus (" +
+                      size_text(kMaxCorpusBytes) + ")");
+  }
   // The text, and its token ids as int32 twice over (the stream and the split).
-  const std::uintmax_t size = fs::file_size(path, error);
-  const std::string too_large =
-      error ? std::string() : examples::allocation_problem("corpus " + path, static_cast<long double>(size) * 9);
+  const std::string too_large = examples::allocation_problem("corpus " + path, static_cast<long double>(size) * 9);
   if (!too_large.empty()) throw CorpusError("cannot read " + too_large);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw CorpusError("cannot read corpus " + path + ": " + std::strerror(errno));
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) throw CorpusError("cannot read corpus " + path + ": read error");
-  const std::string result = text.str();
-  if (result.empty()) throw CorpusError("corpus " + path + " is empty");
-  check_text(result, path);
-  return result;
+  // Read and checked a block at a time: the first bad byte is reported once its block is
+  // read, not after the whole file.
+  constexpr std::size_t kBlock = std::size_t{1} << 20;
+  std::string text;
+  text.reserve(static_cast<std::size_t>(size));
+  std::size_t checked = 0;
+  for (;;) {
+    if (text.size() >= kMaxCorpusBytes + 1) {  // the file grew while it was read
+      throw CorpusError("corpus " + path + " is more than the largest corpus (" + size_text(kMaxCorpusBytes) + ")");
+    }
+    const std::size_t before = text.size();
+    // Up to the size fstat gave and one byte more (to see the end, or growth), a block at most.
+    std::size_t want = std::min<std::size_t>(kBlock, kMaxCorpusBytes + 1 - before);
+    want = std::min<std::size_t>(want, before < size ? static_cast<std::size_t>(size) - before + 1 : 4096);
+    text.resize(before + want);
+    const ssize_t n = ::read(file.fd, &text[before], want);
+    if (n < 0) {
+      text.resize(before);
+      if (errno == EINTR) continue;
+      throw CorpusError("cannot read corpus " + path + ": " + std::strerror(errno));
+    }
+    text.resize(before + static_cast<std::size_t>(n));
+    if (n == 0) break;
+    checked = check_text_from(text, checked, false, path);
+  }
+  if (text.empty()) throw CorpusError("corpus " + path + " is empty");
+  check_text_from(text, checked, true, path);
+  return text;
 }
 
 const char* token_kind_name(TokenKind kind) {

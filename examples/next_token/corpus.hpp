@@ -5,6 +5,7 @@
 // Shapes: N tokens, C context length, B windows per batch; a window is C ids and a target.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -20,9 +21,15 @@ class CorpusError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The largest corpus read_corpus reads: 1 GiB (a toy model's corpus; its token ids take
+// 8 bytes a byte more).
+constexpr std::size_t kMaxCorpusBytes = std::size_t{1} << 30;
+
 // Reads `path` whole and checks it is UTF-8 text: valid UTF-8 (no overlong forms, surrogates
 // or code points past U+10FFFF), and no control bytes other than tab, newline, carriage
-// return and form feed. Throws CorpusError naming the file and, for bad bytes, the offset.
+// return and form feed. Throws CorpusError naming the file and, for bad bytes, the offset;
+// the check runs as the file is read, so a bad byte is reported after at most 1 MiB past it
+// is read. A file larger than kMaxCorpusBytes is refused before anything is read.
 std::string read_corpus(const std::string& path);
 
 // The same checks on text already in memory; `name` is what messages call it.

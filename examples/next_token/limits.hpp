@@ -18,5 +18,8 @@ constexpr std::int64_t kMaxSteps = 100000000;    // in one run
 constexpr std::int64_t kMaxTotalSteps = std::int64_t{1} << 53;  // a checkpoint's step count
 constexpr std::int64_t kMaxBatch = 1 << 16;
 constexpr std::int64_t kMaxSeed = 4294967295;   // JAX's PRNGKey takes 32 bits
+// A whole model: 8 GiB of float32 parameters (each size above within its bound can still
+// multiply to far more). A manifest asking for more is refused before any model is built.
+constexpr std::int64_t kMaxParameters = std::int64_t{1} << 31;
 
 }  // namespace next_token::limits

@@ -2,7 +2,7 @@
 # every case of token_embed_forward.json printed bit for bit (%.9g text as the file prints it),
 # JSON output with null for NaN, ids from stdin, and exit status 2 with one stderr line for
 # bad arguments; decimal-only numbers, read errors on stdin, write errors on stdout and a
-# table too large for the machine (issue 12, cases 6, 7 and 8). Not a test of the library
+# table too large for the machine (issue 12, cases 6, 7 and 8); the bound on stdin (issue 22). Not a test of the library
 # itself (tests/test_flax.cpp does that).
 cmake_minimum_required(VERSION 3.19)  # string(JSON)
 
@@ -141,6 +141,16 @@ check_stream("stdin is a directory" "${ids_from_stdin} < /" "cannot read the ids
 check_stream("stdin is closed" "${ids_from_stdin} <&-" "cannot read the ids from stdin: Bad file descriptor")
 check_stream("stdout is full" "\"$1\" --seed 0 --vocab 5 --dim 3 --ids 0,1 > /dev/full"
              "cannot write to stdout: No space left on device")
+
+# An endless stdin (ids, or NUL bytes) is read up to its bound, then refused: exit status 2
+# and one line, never a read until memory runs out. (The timeout turns a hang into a failure.)
+foreach(source "yes 0 |" "< /dev/zero")
+  execute_process(COMMAND sh -c "${source} \"$1\" --seed 0 --vocab 5 --dim 3 --ids -" sh "${TOOL}"
+                  OUTPUT_VARIABLE o ERROR_VARIABLE e RESULT_VARIABLE r TIMEOUT 60)
+  if(NOT r EQUAL 2 OR NOT e STREQUAL "token_embed_forward: --ids -: stdin holds more than 16777216 bytes, the most this tool reads (pass fewer ids)\n")
+    fail("endless stdin (${source}): exit ${r}, stderr '${e}'")
+  endif()
+endforeach()
 
 # A table too large for the machine: refused with its size, not a bare std::bad_alloc.
 run_tool(ARGS --seed 0 --vocab 1000000000000 --dim 1000 --ids 0)

@@ -5,11 +5,18 @@
 // tests/examples/next_token/test_checkpoint_kills.cpp, on real checkpoints.
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <mutex>
 #include <set>
+#include <thread>
+#include <vector>
 #include <stdexcept>
 #include <string>
 
@@ -75,12 +82,16 @@ TEST_CASE("A directory commit whose writer throws leaves the target untouched", 
 TEST_CASE("Leftovers of an interrupted directory commit are removed by the next one", "[core][io]") {
   TempDir dir("leftovers");
   const std::string target = dir.file("ckpt");
-  const std::string staging = io::staging_directory_for(target);
-  CHECK(staging == dir.file(".ckpt.saving"));
-  fs::create_directories(staging);
-  write_bytes(staging + "/big.npy", std::string(1 << 16, 'x'));  // what a killed save leaves
+  CHECK(io::staging_prefix_for(target) == dir.file(".ckpt.saving"));
+  // What killed saves leave: staging directories (one of an older version's name), a lock file.
+  for (const std::string name : {".ckpt.saving", ".ckpt.saving-123-4-00ff00ff00ff00ff"}) {
+    fs::create_directories(dir.file(name));
+    write_bytes(dir.file(name) + "/big.npy", std::string(1 << 16, 'x'));
+  }
+  write_bytes(io::lock_path_for(target), "");
+  write_bytes(dir.file(".ckpt.saving-by-hand"), "not ours");  // a name no save makes stays
   io::replace_directory_atomically(target, [](const std::string& s) { fill_with(s, {{"a.txt", "new"}}); });
-  CHECK_FALSE(fs::exists(staging));
+  CHECK(names_in(dir.path) == std::set<std::string>{"ckpt", ".ckpt.saving-by-hand"});
   CHECK(names_in(target) == std::set<std::string>{"a.txt"});
 }
 
@@ -152,4 +163,89 @@ TEST_CASE("A directory commit that fails at any step (a full disk) leaves the ol
         CHECK(names_in(dir.path) == std::set<std::string>{"ckpt"});
       });
   CHECK(failures == 9);  // 3 steps of each of 2 files, and 3 of the staging directory's own
+}
+
+TEST_CASE("A directory commit started while another of the same target is in progress fails and changes nothing",
+          "[core][io][overlap]") {
+  TempDir dir("overlap_nested");
+  const std::string target = dir.file("ckpt");
+  io::replace_directory_atomically(target, [](const std::string& s) { fill_with(s, {{"a.txt", "old a"}, {"b.txt", "old b"}}); });
+  std::string second_error;
+  // The second save runs while the first is between its two files: a second terminal.
+  io::replace_directory_atomically(target, [&](const std::string& s) {
+    fill_with(s, {{"a.txt", "first a"}});
+    try {
+      io::replace_directory_atomically(target, [](const std::string& t) {
+        fill_with(t, {{"a.txt", "second a"}, {"b.txt", "second b"}});
+      });
+    } catch (const io::WriteError& e) {
+      second_error = e.what();
+    }
+    CHECK(read_bytes(target + "/a.txt") == "old a");  // the loser touched nothing
+    fill_with(s, {{"b.txt", "first b"}});
+  });
+  CHECK_THAT(second_error, Contains(target) && Contains("another save into it is in progress"));
+  CHECK(read_bytes(target + "/a.txt") == "first a");
+  CHECK(read_bytes(target + "/b.txt") == "first b");
+  CHECK(names_in(dir.path) == std::set<std::string>{"ckpt"});
+}
+
+TEST_CASE("A file write started while another of the same file is in progress fails and changes nothing",
+          "[core][io][overlap]") {
+  TempDir dir("overlap_file");
+  const std::string path = dir.file("a.txt");
+  io::write_file_atomically(path, "old");
+  CHECK(io::lock_path_for(path) == dir.file(".a.txt.lock"));
+  {  // the lock held as a writer in another process holds it
+    struct Holder {
+      int fd;
+      explicit Holder(const std::string& p) : fd(::open(p.c_str(), O_RDWR | O_CREAT, 0644)) { ::flock(fd, LOCK_EX); }
+      ~Holder() { ::close(fd); }
+    } holder(io::lock_path_for(path));
+    CHECK_THROWS_WITH(io::write_file_atomically(path, "new"), Contains(path) && Contains("another save into it is in progress"));
+    CHECK(read_bytes(path) == "old");
+  }
+  io::write_file_atomically(path, "new");  // a lock left by a dead holder does not block
+  CHECK(read_bytes(path) == "new");
+  CHECK(names_in(dir.path) == std::set<std::string>{"a.txt"});
+}
+
+TEST_CASE("Two threads committing one directory many times leave one complete saved state and every loser an error",
+          "[core][io][overlap]") {
+  TempDir dir("overlap_threads");
+  const std::string target = dir.file("ckpt");
+  constexpr int kSaves = 60;
+  std::mutex mutex;
+  std::set<std::string> committed;
+  int lost = 0;
+  std::vector<std::string> other_errors;
+  const auto saver = [&](int who) {
+    for (int i = 0; i < kSaves; ++i) {
+      const std::string state = std::to_string(who) + "/" + std::to_string(i);
+      try {
+        io::replace_directory_atomically(target, [&](const std::string& s) {
+          fill_with(s, {{"a.txt", state}});
+          std::this_thread::yield();
+          fill_with(s, {{"b.txt", state}});
+        });
+        const std::lock_guard<std::mutex> lock(mutex);
+        committed.insert(state);
+      } catch (const io::WriteError& e) {
+        const std::lock_guard<std::mutex> lock(mutex);
+        if (std::strstr(e.what(), "another save into it is in progress")) ++lost;
+        else other_errors.push_back(e.what());
+      }
+    }
+  };
+  std::thread first(saver, 1), second(saver, 2);
+  first.join();
+  second.join();
+  CHECK(other_errors.empty());
+  for (const std::string& e : other_errors) UNSCOPED_INFO(e);
+  CHECK(lost + static_cast<int>(committed.size()) == 2 * kSaves);
+  const std::string a = read_bytes(target + "/a.txt");
+  CHECK(read_bytes(target + "/b.txt") == a);  // one save's files, not a mix
+  CHECK(committed.count(a) == 1);
+  CHECK(names_in(target) == std::set<std::string>{"a.txt", "b.txt"});
+  CHECK(names_in(dir.path) == std::set<std::string>{"ckpt"});
 }

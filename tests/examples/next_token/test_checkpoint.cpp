@@ -410,3 +410,20 @@ TEST_CASE("The attention dropout flag is saved with the model and restored by --
   const nlohmann::json j = read_json(dir.file("run.json"));
   CHECK(j["model"]["attention_dropout"] == 0.1);
 }
+
+TEST_CASE("A manifest whose model sizes multiply past the parameter bound is refused before a model is built",
+          "[next_token][checkpoint]") {
+  TempDir dir("parameter_bound");
+  const std::string ckpt = dir.file("ckpt");
+  save_checkpoint(ckpt, *scrambled_model(1), words40(), 10, 0);
+  nlohmann::json m = read_json(ckpt + "/manifest.json");
+  // Each size within its own range: 1024 x 4096 table, 64 x 4096 -> 16384 hidden layer,
+  // 16384 x 1024 output: 4194304 + 4294967296 + 16384 + 16777216 + 1024 parameters.
+  m["model"]["vocab"] = 1024;
+  m["model"]["context"] = 64;
+  m["model"]["embed_dim"] = 4096;
+  m["model"]["hidden"] = 16384;
+  write_text(ckpt + "/manifest.json", m.dump());
+  CHECK_THROWS_WITH(read_checkpoint_info(ckpt),
+                    Contains("has 4315956224 parameters, more than the largest next_token builds (2147483648)"));
+}

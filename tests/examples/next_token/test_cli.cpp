@@ -3,11 +3,16 @@
 // (exit 0 or 3), output modes, --json and --plot, and bit-for-bit reproducibility.
 #include <catch2/catch.hpp>
 
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 
+#include "core/threads.hpp"
 #include "tests/examples/next_token/next_token_support.hpp"
 
 using namespace next_token;
@@ -402,4 +407,31 @@ TEST_CASE("A transformer trains with AdamW, learns, and leaves never-fed rows of
   CHECK(j["unseen_rows_identical"] == true);
   CHECK(j["rows_never_seen_changed"] == 0);
   CHECK(j["samples"].size() == 1);
+}
+
+TEST_CASE("--threads more than the system lets start is a usage error, not an abort, and the process goes on",
+          "[next_token][cli][threads]") {
+  // In a child under an address-space limit that leaves room for a few threads' stacks, not 255.
+  xgrad::set_num_threads(1);  // a pool's workers would not be in the child
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    long pages = 0;
+    std::ifstream("/proc/self/statm") >> pages;
+    const rlim_t limit = static_cast<rlim_t>(pages) * static_cast<rlim_t>(::sysconf(_SC_PAGESIZE)) + (rlim_t{256} << 20);
+    const rlimit address_space{limit, limit};
+    if (::setrlimit(RLIMIT_AS, &address_space) != 0) ::_exit(20);
+    const CliResult r = run_cli({"--threads", "256", "--steps", "0", "--samples", "0", "--eval-windows", "20", "--quiet"});
+    if (r.code != kExitUsage) ::_exit(21);
+    if (r.err.find("next_token: --threads 256: xgrad::set_num_threads(256): the system refused thread") != 0) ::_exit(22);
+    if (r.err.find("the thread count stays as it was") == std::string::npos) ::_exit(23);
+    if (xgrad::num_threads() != 1) ::_exit(24);
+    xgrad::set_num_threads(2);  // fewer threads still start
+    ::_exit(xgrad::num_threads() == 2 ? 0 : 25);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  INFO("the child ended with status " << status << " (exit code: 2x as in the test, signal: aborted)");
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
 }

@@ -218,3 +218,67 @@ TEST_CASE("The model is the context-window MLP, tied or not, with Flax-named par
   const Model bigram(config, 0);  // the tied bigram: logits = E[prev] @ E^T, no other parameter
   CHECK(bigram.parameters().size() == 1);
 }
+
+namespace {
+
+// Bytes this process has read so far (read(2) and the like), from /proc/self/io.
+std::uint64_t bytes_read_so_far() {
+  std::ifstream io("/proc/self/io");
+  std::string key;
+  std::uint64_t value = 0;
+  while (io >> key >> value) {
+    if (key == "rchar:") return value;
+  }
+  FAIL("no rchar in /proc/self/io");
+  return 0;
+}
+
+// A file of `size` NUL bytes that takes no disk space (a hole).
+std::string sparse_file(const std::string& name, std::uint64_t size) {
+  const std::string path = temp_file(name, "");
+  fs::resize_file(path, size);
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("A corpus larger than the documented bound is refused before any of it is read", "[next_token][corpus]") {
+  const std::string path = sparse_file("huge.txt", (std::uint64_t{2} << 30));  // 2 GiB of NUL bytes
+  const std::uint64_t before = bytes_read_so_far();
+  CHECK_THROWS_WITH(read_corpus(path), Contains("corpus " + path + " is 2147483648 bytes") &&
+                                           Contains("more than the largest corpus (1073741824 bytes"));
+  CHECK(bytes_read_so_far() - before < 4096);
+  fs::remove(path);
+}
+
+TEST_CASE("A corpus's first bad byte is reported before the rest of the file is read", "[next_token][corpus]") {
+  const std::string path = sparse_file("nul.txt", std::uint64_t{256} << 20);  // 256 MiB of NUL bytes
+  const std::uint64_t before = bytes_read_so_far();
+  CHECK_THROWS_WITH(read_corpus(path), Contains("control byte 0x00 at byte offset 0"));
+  CHECK(bytes_read_so_far() - before <= (std::uint64_t{1} << 20) + 4096);  // one block
+  fs::remove(path);
+}
+
+TEST_CASE("Characters across the corpus reader's blocks are whole, and bad bytes past the first block are found",
+          "[next_token][corpus]") {
+  const std::size_t block = std::size_t{1} << 20;
+  // U+00E9 (C3 A9) and U+1F600 (F0 9F 98 80) each straddling a block boundary.
+  std::string text(block - 1, 'a');
+  text += "\xC3\xA9";
+  text += std::string(block - 3, 'b');
+  text += "\xF0\x9F\x98\x80";
+  text += "end of the text\n";
+  const std::string good = temp_file("straddle.txt", text);
+  CHECK(read_corpus(good) == text);
+  text[2 * block + 7] = '\x01';
+  const std::string bad = temp_file("late_bad.txt", text);
+  CHECK_THROWS_WITH(read_corpus(bad), Contains("control byte 0x01 at byte offset " + std::to_string(2 * block + 7)));
+  text[2 * block + 7] = 'c';
+  text.pop_back();
+  text.back() = '\xC3';  // a character cut off by the end of the file
+  const std::string cut = temp_file("cut.txt", text);
+  CHECK_THROWS_WITH(read_corpus(cut), Contains("byte 0xC3 at byte offset " + std::to_string(text.size() - 1)));
+  fs::remove(good);
+  fs::remove(bad);
+  fs::remove(cut);
+}

@@ -215,3 +215,23 @@ TEST_CASE("Loading refuses a different --model or an --optimizer the saved state
   CHECK(optimizer.code == kExitUsage);
   CHECK_THAT(optimizer.err, Contains("--optimizer adamw conflicts with the checkpoint"));
 }
+
+TEST_CASE("Dropout rates given with --load are used for the run and recorded by its save, never ignored",
+          "[next_token][resume][cli]") {
+  TempDir dir("resume_dropout");
+  const std::string first = dir.file("first"), given = dir.file("given"), kept = dir.file("kept");
+  REQUIRE(trained(run_cli(with(kTinyTransformer, {"--steps", "4", "--save", first}))));
+  REQUIRE(read_json(first + "/manifest.json")["model"]["dropout"].get<double>() == Approx(0.1));
+  REQUIRE(read_json(first + "/manifest.json")["model"]["attention_dropout"].get<double>() == Approx(0.2));  // default
+  const CliResult r = run_cli(with({}, {"--load", first, "--steps", "1", "--dropout", "0.3", "--attention-dropout",
+                                        "0.05", "--save", given}));
+  INFO(r.out << r.err);
+  REQUIRE(trained(r));
+  const nlohmann::json model = read_json(given + "/manifest.json")["model"];
+  CHECK(model["dropout"].get<double>() == Approx(0.3));
+  CHECK(model["attention_dropout"].get<double>() == Approx(0.05));
+  // Not given: the checkpoint's rates go on.
+  REQUIRE(trained(run_cli(with({}, {"--load", first, "--steps", "1", "--save", kept}))));
+  CHECK(read_json(kept + "/manifest.json")["model"]["dropout"].get<double>() == Approx(0.1));
+  CHECK(read_json(kept + "/manifest.json")["model"]["attention_dropout"].get<double>() == Approx(0.2));
+}
