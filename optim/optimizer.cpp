@@ -16,6 +16,11 @@ void require_unique_names(const std::vector<Tensor>& parameters, const std::stri
                                   " has no name; its state is keyed by name");
     }
     const auto [it, inserted] = index_of.emplace(name, k);
+    if (!inserted && parameters[it->second].same_node(parameters[k])) {
+      throw std::invalid_argument(who + ": parameters " + std::to_string(it->second) + " and " +
+                                  std::to_string(k) + " are the same tensor, both named '" + name +
+                                  "'; list each once, or it is updated twice per step");
+    }
     if (!inserted) {
       throw std::invalid_argument(who + ": parameters " + std::to_string(it->second) + " and " +
                                   std::to_string(k) + " are both named '" + name +

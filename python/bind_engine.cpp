@@ -48,7 +48,7 @@ py::tuple shape_tuple(const Shape& shape) {
 // A Python callable (key, shape) -> array as an Initializer; layers call it while
 // constructing, with the GIL held.
 Initializer initializer_from(const py::object& f) {
-  return [f](const Key& key, const Shape& shape) { return array_from(f(key, shape_tuple(shape))); };
+  return [f](const Key& key, const Shape& shape) { return array_from(f(key, shape_tuple(shape)), "the initializer's result"); };
 }
 
 void bind_tensor(py::module_& m) {
@@ -63,14 +63,14 @@ grad is None, a dense array, or for a gathered table's row-sparse gradient a tup
 (rows, values): the unique int32 row ids in order of first appearance and the (len(rows), D)
 sums of their contributions. It is a copy, since clearing a gradient recycles its buffer.)")
       .def(py::init([](const py::object& value, bool requires_grad, std::string name) {
-             return leaf(Tensor(array_from(value), requires_grad, std::move(name)));
+             return leaf(Tensor(array_from(value, "value"), requires_grad, std::move(name)));
            }),
            "value"_a, "requires_grad"_a = false, "name"_a = "",
            "A tensor holding a float32 copy of value. Parameters pass requires_grad=True and a\n"
            "name such as 'embed.embedding', which printed tapes and error messages use.")
       .def_static(
           "parameter",
-          [](const py::object& value, std::string name) { return leaf(Tensor::parameter(array_from(value), std::move(name))); },
+          [](const py::object& value, std::string name) { return leaf(Tensor::parameter(array_from(value, "value"), std::move(name))); },
           "value"_a, "name"_a,
           "A trainable parameter: requires a gradient, and keeps it across tapes until cleared.")
       .def_property_readonly("value", &value_view)
@@ -116,7 +116,7 @@ output shape, the output's gradient norm (after backward), and the record's deta
             if (seed.is_none()) {
               t.backward(output.tensor, options);
             } else {
-              t.backward(output.tensor, array_from(seed), options);
+              t.backward(output.tensor, array_from(seed, "seed"), options);
             }
           },
           "output"_a, "seed"_a = py::none(), py::kw_only(), "keep_tape"_a = false,
@@ -276,6 +276,7 @@ require a gradient.)")
              optim::SGDOptions options;
              options.momentum = momentum;
              options.weight_decay = weight_decay;
+             require_distinct(parameters, "SGD: parameters");
              return optim::SGD(tensors_of(parameters), lr, options);
            }),
            "parameters"_a, "lr"_a, py::kw_only(), "momentum"_a = 0.0f, "weight_decay"_a = 0.0f)
@@ -285,41 +286,74 @@ require a gradient.)")
       .def_property("lr", &optim::SGD::lr, &optim::SGD::set_lr);
 }
 
+GradientCheckMode check_mode_from(const std::string& name) {
+  if (name == "elementwise") return GradientCheckMode::elementwise;
+  if (name == "directional") return GradientCheckMode::directional;
+  throw py::value_error("check_gradients: mode must be 'elementwise' or 'directional', got '" + name + "'");
+}
+
 void bind_gradient_check(py::module_& m) {
   py::class_<GradientCheckResult>(m, "GradientCheckResult")
       .def_readonly("ok", &GradientCheckResult::ok)
       .def_readonly("elements_checked", &GradientCheckResult::elements_checked)
+      .def_readonly("directions_checked", &GradientCheckResult::directions_checked, "0 in elementwise mode.")
       .def_readonly("max_abs_error", &GradientCheckResult::max_abs_error)
+      .def_readonly("relative_error", &GradientCheckResult::relative_error,
+                    "|analytic - numeric| / max(|analytic|, |numeric|) over all comparisons as vectors\n"
+                    "(2-norms); inf when a comparison was not finite.")
       .def_readonly("worst", &GradientCheckResult::worst, "The worst element, e.g. 'input 0 element 5: analytic 0.25, numeric 0.2500012'.")
       .def("__bool__", [](const GradientCheckResult& r) { return r.ok; })
       .def("__repr__", [](const GradientCheckResult& r) {
-        return std::string("GradientCheckResult(ok=") + (r.ok ? "True" : "False") +
-               ", elements_checked=" + std::to_string(r.elements_checked) + ", worst='" + r.worst + "')";
+        std::ostringstream out;
+        out << "GradientCheckResult(ok=" << (r.ok ? "True" : "False") << ", elements_checked=" << r.elements_checked;
+        if (r.directions_checked) out << ", directions_checked=" << r.directions_checked;
+        out << ", relative_error=" << r.relative_error << ", worst='" << r.worst << "')";
+        return out.str();
       });
   m.def(
       "check_gradients",
-      [](const py::function& f, const std::vector<PyTensor>& inputs, double step, double absolute_tolerance,
-         double relative_tolerance, unsigned seed) {
-        const CheckedFunction checked = [&f](Tape& tape, const std::vector<Tensor>& xs) {
-          // The tape lives only for this call: f must not keep it.
-          const py::object out = f(py::cast(&tape, py::return_value_policy::reference), leaves_of(xs));
-          if (!py::isinstance<PyTensor>(out)) throw py::type_error("check_gradients: f must return an xgrad.Tensor");
-          return out.cast<const PyTensor&>().tensor;
-        };
+      [](const py::function& f, const std::vector<PyTensor>& inputs, std::optional<double> step,
+         double absolute_tolerance, double relative_tolerance, unsigned seed, const std::string& mode,
+         const py::object& directions) {
         GradientCheckOptions options;
-        options.step = step;
         options.absolute_tolerance = absolute_tolerance;
         options.relative_tolerance = relative_tolerance;
         options.seed = seed;
+        options.mode = check_mode_from(mode);
+        if (step) (options.mode == GradientCheckMode::directional ? options.directional_step : options.step) = *step;
+        options.directions = size_from(directions, "check_gradients: directions");
+        const CheckedFunction checked = [&f](Tape& tape, const std::vector<Tensor>& xs) {
+          // f may keep the tape it is given (in a list, a closure, a global), so it gets a
+          // tape Python owns rather than a reference to the checker's, which dies when the
+          // check returns. Once f returns, the records move to the checker's tape; a kept
+          // tape stays valid and empty.
+          py::object handed = py::cast(Tape(tape.mode()), py::return_value_policy::move);
+          const py::object out = f(handed, leaves_of(xs));
+          if (!py::isinstance<PyTensor>(out)) {
+            throw py::type_error("check_gradients: f must return an xgrad.Tensor, got " +
+                                 py::repr(out).cast<std::string>());
+          }
+          Tape& kept = handed.cast<Tape&>();
+          tape = std::move(kept);
+          kept = Tape(tape.mode());
+          return out.cast<const PyTensor&>().tensor;
+        };
         return check_gradients(checked, tensors_of(inputs), options);
       },
-      "f"_a, "inputs"_a, py::kw_only(), "step"_a = 1e-2, "absolute_tolerance"_a = 1e-3,
-      "relative_tolerance"_a = 1e-2, "seed"_a = 1u,
+      "f"_a, "inputs"_a, py::kw_only(), "step"_a = py::none(), "absolute_tolerance"_a = 1e-3,
+      "relative_tolerance"_a = 1e-2, "seed"_a = 1u, "mode"_a = "elementwise", "directions"_a = 3,
       R"(Compares the tape's gradients of f(tape, inputs) -> Tensor against central differences:
 d/dx of L(x) = sum_i w_i * f(x)_i for fixed pseudo-random weights w in [-1, 1], for every
-element of every input that requires a gradient. An element passes when
-|analytic - numeric| <= absolute_tolerance + relative_tolerance * |numeric|. The inputs'
-values are restored bit for bit; their gradients are cleared before and after.)");
+input that requires a gradient. mode "elementwise" compares every element (2 calls of f per
+element); "directional" compares <grad, u> for `directions` random unit directions u with the
+central difference along u, every element moving by +-step (2 calls per direction: for large
+inputs; it finds a wrong formula, not one wrong element among many). step defaults to 1e-2
+elementwise, 3e-3 directional (docs/testing.md). A comparison passes when
+|analytic - numeric| <= absolute_tolerance + relative_tolerance * |numeric|; a NaN or inf
+gradient or value fails it. ValueError for a step that is not finite and > 0, a tolerance
+that is not finite and >= 0, or an output whose shape changes between calls. On every path,
+an exception from f (KeyboardInterrupt too) included, the inputs' values are restored bit
+for bit and their gradients cleared. f may keep its tape: it stays valid, with no records.)");
 }
 
 }  // namespace

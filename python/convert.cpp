@@ -19,13 +19,68 @@ std::vector<PyTensor> leaves_of(const std::vector<Tensor>& tensors) {
   return out;
 }
 
-Array array_from(const py::handle& value) {
-  const auto a = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(value);
-  if (!a) throw py::error_already_set();
+namespace {
+
+// repr(value), cut short: a message names the value, not a megabyte of it.
+std::string short_repr(const py::handle& value) {
+  std::string text = py::repr(value).cast<std::string>();
+  constexpr std::size_t limit = 80;
+  if (text.size() > limit) text = text.substr(0, limit - 3) + "...";
+  return text;
+}
+
+}  // namespace
+
+Array array_from(const py::handle& value, const std::string& what) {
+  py::object converted;
+  try {
+    converted = py::module_::import("numpy").attr("asarray")(value);
+  } catch (py::error_already_set& e) {
+    const std::string reason = py::str(e.value()).cast<std::string>();
+    if (e.matches(PyExc_ValueError)) throw py::value_error(what + " " + short_repr(value) + " is not an array of numbers: " + reason);
+    if (e.matches(PyExc_TypeError)) throw py::type_error(what + " " + short_repr(value) + " is not an array of numbers: " + reason);
+    throw;  // KeyboardInterrupt, MemoryError, an exception from the object's __array__
+  }
+  const py::array numbers = converted;
+  const char kind = numbers.dtype().kind();
+  if (kind != 'b' && kind != 'i' && kind != 'u' && kind != 'f') {
+    throw py::type_error(what + " must be an array of numbers (bool, int or float), got " + short_repr(value) +
+                         " (dtype " + py::str(numbers.dtype()).cast<std::string>() + ")");
+  }
+  const auto a = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(numbers);
+  if (!a) throw py::value_error(what + " " + short_repr(value) + " cannot be converted to float32");
   Shape shape(a.shape(), a.shape() + a.ndim());
   Array out = Array::from_shape(shape);
   if (a.size() > 0) std::memcpy(out.data(), a.data(), sizeof(float) * static_cast<std::size_t>(a.size()));
   return out;
+}
+
+std::string path_from(const py::handle& path, const std::string& what) {
+  py::object fs_path;
+  try {
+    fs_path = py::module_::import("os").attr("fspath")(path);
+  } catch (py::error_already_set& e) {
+    if (!e.matches(PyExc_TypeError)) throw;
+    throw py::type_error(what + " must be a str, bytes or os.PathLike, got " + short_repr(path));
+  }
+  const std::string bytes = fs_path.cast<std::string>();
+  if (bytes.find('\0') != std::string::npos) {
+    throw py::value_error(what + " " + short_repr(fs_path) + " contains a NUL byte, which no file name can hold");
+  }
+  return bytes;
+}
+
+void require_distinct(const std::vector<PyTensor>& tensors, const std::string& what) {
+  for (std::size_t j = 1; j < tensors.size(); ++j) {
+    for (std::size_t i = 0; i < j; ++i) {
+      if (tensors[i].tensor.same_node(tensors[j].tensor)) {
+        const std::string& name = tensors[j].tensor.name();
+        throw py::value_error(what + " " + std::to_string(i) + " and " + std::to_string(j) + " are the same tensor" +
+                              (name.empty() ? std::string() : " ('" + name + "')") +
+                              "; list each once, or it is updated twice per step");
+      }
+    }
+  }
 }
 
 py::array_t<float> to_numpy(Array&& array) {

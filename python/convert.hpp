@@ -30,8 +30,10 @@ inline PyTensor leaf(Tensor t) { return PyTensor{std::move(t), false}; }
 std::vector<Tensor> tensors_of(const std::vector<PyTensor>& tensors);
 std::vector<PyTensor> leaves_of(const std::vector<Tensor>& tensors);
 
-// Any array-like as a float32 Array (a copy: xgrad owns its buffers).
-Array array_from(const py::handle& value);
+// Any array-like of numbers (bool, int, float) as a float32 Array (a copy: xgrad owns its
+// buffers). `what` names the argument in the errors: TypeError for strings, None, objects
+// and complex numbers, ValueError for what NumPy cannot make an array of (a ragged list).
+Array array_from(const py::handle& value, const std::string& what);
 // An Array handed to NumPy without a copy; the NumPy array owns it from then on.
 py::array_t<float> to_numpy(Array&& array);
 py::array_t<float> to_numpy(std::vector<float>&& values);
@@ -45,6 +47,14 @@ py::array_t<float> value_view(const PyTensor& t);
 // doubles, so the library's validator judges every id; non-numeric dtypes are a TypeError.
 std::vector<double> ids_as_doubles(const py::handle& ids, Shape* shape = nullptr);
 TokenIds token_ids_from(const py::handle& ids);
+
+// os.fspath(path) as a byte string for the C++ library: TypeError for what is not a path,
+// ValueError for a NUL byte (the C library would cut the name there).
+std::string path_from(const py::handle& path, const std::string& what);
+
+// ValueError ("<what> <i> and <j> are the same tensor") when a tensor is listed twice: an
+// optimiser would update it twice per step.
+void require_distinct(const std::vector<PyTensor>& tensors, const std::string& what);
 
 // int(value) as the problem's Python function casts it, checked to fit.
 std::int64_t int64_from(const py::handle& value, const char* what);

@@ -81,11 +81,9 @@ void bind_npy(py::module_& m) {
       ".npy files NumPy reads and writes, float32 in C order. save() is atomic (a temporary\n"
       "file renamed over the target); load() checks magic, header, dtype, shape and length.");
   py::register_exception<npy::NpyError>(n, "NpyError", PyExc_OSError);
-  const auto fspath = [](const py::object& path) {
-    return py::module_::import("os").attr("fspath")(path).cast<std::string>();
-  };
+  const auto fspath = [](const py::object& path) { return path_from(path, "path"); };
   n.def(
-      "save", [fspath](const py::object& path, const py::object& array) { npy::save(fspath(path), array_from(array)); },
+      "save", [fspath](const py::object& path, const py::object& array) { npy::save(fspath(path), array_from(array, "array")); },
       "path"_a, "array"_a,
       "Writes array (cast to float32) as a .npy file, atomically; the directory must exist.\n"
       "Raises xgrad.npy.NpyError (an OSError) when the file cannot be written.");

@@ -15,6 +15,7 @@ packages=(
   nlohmann-json3-dev                                # tests read the known-answer vectors (JSON)
   python3-numpy                                     # tests read our .npy files with NumPy
   pybind11-dev python3-dev python3-pytest           # the Python module in python/ and its tests
+  python3-torch                                     # the PyTorch cross-checks (tests/python/*torch*): never skipped
   clang libclang-rt-14-dev                          # fuzz/: libFuzzer and its sanitizers (.ci/run)
 )
 
