@@ -73,7 +73,10 @@ void Tape::backward(const Tensor& output, const Array& seed, BackwardOptions opt
                      ", the output " + shape_string(output.shape()));
   }
   const std::size_t last = begin_backward(output, options);
-  output.mutable_grad().add(seed);
+  // A copy from the buffer cache: a large seed would otherwise fault in fresh pages.
+  Array copy = uninitialized_array(output.shape());
+  std::copy(seed.begin(), seed.end(), copy.begin());
+  output.mutable_grad().add(std::move(copy));
   run_records(last);
 }
 

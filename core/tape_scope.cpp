@@ -17,11 +17,15 @@ TapeScope::~TapeScope() { current = previous_; }
 
 Tape* current_tape() { return current; }
 
-Tape& tape_for(const char* op, std::initializer_list<const Tensor*> inputs) {
+namespace {
+
+template <class Inputs, class Get>
+Tape& tape_for_inputs(const char* op, const Inputs& inputs, Get get) {
   if (current) return *current;
-  for (const Tensor* input : inputs) {
-    if (input->requires_grad()) {
-      const std::string name = input->name().empty() ? "an input" : "'" + input->name() + "'";
+  for (const auto& input : inputs) {
+    const Tensor& x = get(input);
+    if (x.requires_grad()) {
+      const std::string name = x.name().empty() ? "an input" : "'" + x.name() + "'";
       throw std::logic_error(std::string(op) + ": " + name +
                              " requires a gradient but no tape is in scope: open a "
                              "TapeScope(tape) around the computation, or call " +
@@ -30,6 +34,16 @@ Tape& tape_for(const char* op, std::initializer_list<const Tensor*> inputs) {
   }
   thread_local Tape constants(Tape::Mode::inference);
   return constants;
+}
+
+}  // namespace
+
+Tape& tape_for(const char* op, std::initializer_list<const Tensor*> inputs) {
+  return tape_for_inputs(op, inputs, [](const Tensor* x) -> const Tensor& { return *x; });
+}
+
+Tape& tape_for(const char* op, const std::vector<Tensor>& inputs) {
+  return tape_for_inputs(op, inputs, [](const Tensor& x) -> const Tensor& { return x; });
 }
 
 }  // namespace xgrad

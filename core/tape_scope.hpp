@@ -15,6 +15,7 @@
 #pragma once
 
 #include <initializer_list>
+#include <vector>
 
 #include "core/tape.hpp"
 #include "core/tensor.hpp"
@@ -41,5 +42,6 @@ Tape* current_tape();
 // plain computation). Throws std::logic_error naming the op and the input when an input
 // requires a gradient and no scope is open: its gradient would silently be lost.
 Tape& tape_for(const char* op, std::initializer_list<const Tensor*> inputs);
+Tape& tape_for(const char* op, const std::vector<Tensor>& inputs);
 
 }  // namespace xgrad
