@@ -1,9 +1,13 @@
-// The differentiable ops, and the index of their formulas. Each computes its output
-// eagerly and, on a training tape when any input requires a gradient, records how to push
-// the output's gradient back (accumulating into the inputs). Shapes are checked once, at
-// the start; a mismatch throws ShapeError naming the op and both shapes. Forward and
-// backward of each op sit side by side in core/ops/, written in the op API of
-// core/op.hpp, which user code can use to add its own ops.
+// The differentiable ops, and the index of their formulas (docs/DESIGN.md has them as one
+// table). Each computes its output eagerly and, on a training tape when any input requires
+// a gradient, records how to push the output's gradient back (accumulating into the
+// inputs). Shapes are checked once, at the start; a mismatch throws ShapeError naming the op,
+// the shapes and the axis. Forward and backward of each op sit side by side in core/ops/,
+// written in the op API of core/op.hpp, which user code can use to add its own ops.
+// Families: gathers and products; binary ops with NumPy broadcasting (core/broadcasting.hpp);
+// unary ops; the GPT's fused ops; shapes (core/slice.hpp); reductions over axes and softmax.
+// Every op here takes the tape first; core/operators.hpp gives each a tape-less form and
+// C++ operators that record on the current TapeScope.
 #pragma once
 
 #include <cstdint>

@@ -409,7 +409,7 @@ TEST_CASE("A transformer trains with AdamW, learns, and leaves never-fed rows of
   CHECK(j["samples"].size() == 1);
 }
 
-TEST_CASE("--threads more than the system lets start is a usage error, not an abort, and the process goes on",
+TEST_CASE("A --threads count more than the system lets start is a usage error, not an abort, and the process goes on",
           "[next_token][cli][threads]") {
   // In a child under an address-space limit that leaves room for a few threads' stacks, not 255.
   xgrad::set_num_threads(1);  // a pool's workers would not be in the child
