@@ -58,6 +58,18 @@ SGD::SGD(std::vector<Tensor> parameters, float lr, SGDOptions options)
     }
     if (options.momentum > 0.0f) velocities_.push_back(zeros_array(p.shape()));
   }
+  // SGD keys no state by name (names may be empty), but one tensor listed twice would
+  // still be stepped twice per step.
+  for (std::size_t k = 0; k < parameters_.size(); ++k) {
+    for (std::size_t j = 0; j < k; ++j) {
+      if (parameters_[j].same_node(parameters_[k])) {
+        throw std::invalid_argument("SGD: parameters " + std::to_string(j) + " and " +
+                                    std::to_string(k) + " are the same tensor '" +
+                                    parameters_[k].name() +
+                                    "'; list each once, or it is updated twice per step");
+      }
+    }
+  }
 }
 
 void SGD::set_lr(float lr) {

@@ -1,6 +1,7 @@
 // Specification of SGD: dense and row-sparse updates, lazy momentum and weight decay.
 #include <catch2/catch.hpp>
 
+#include "testing/catch_matchers.hpp"
 #include "tests/test_support.hpp"
 
 using namespace xgrad;
@@ -104,4 +105,11 @@ TEST_CASE("SGD refuses bad hyper-parameters", "[optim][sgd]") {
   options.momentum = 1.0f;
   CHECK_THROWS_AS(SGD({w}, 0.1f, options), std::invalid_argument);
   CHECK_THROWS_AS(SGD({Tensor(Array{1.0f})}, 0.1f), std::invalid_argument);
+}
+
+TEST_CASE("SGD refuses a tensor listed twice, which it would step twice", "[optim][sgd]") {
+  const Tensor p = Tensor::parameter(Array{1.0f}, "p");
+  const Tensor q = Tensor::parameter(Array{2.0f}, "q");
+  CHECK_THROWS_MATCHES(optim::SGD({p, q, p}, 0.1f), std::invalid_argument,
+                       testing::MessageContains("parameters 0 and 2 are the same tensor 'p'"));
 }
