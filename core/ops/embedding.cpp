@@ -45,7 +45,10 @@ void gather_rows(const float* table, std::size_t width, const std::int32_t* ids,
 Tensor embedding_lookup(Tape& tape, const Tensor& table, const TokenIds& ids,
                         std::optional<std::int32_t> padding_idx) {
   const Shape& table_shape = table.shape();
-  require_shape(table_shape.size() == 2, "embedding_lookup", "the table must be (V, D)", table_shape);
+  // Guarded: require_shape's message argument is a std::string, built on every call.
+  if (table_shape.size() != 2) {
+    require_shape(false, "embedding_lookup", "the table must be (V, D)", table_shape);
+  }
   const std::size_t vocab = table_shape[0];
   const std::size_t width = table_shape[1];
   if (!ids.in_range(vocab)) {  // the message is built only when it is needed
