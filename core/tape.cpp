@@ -27,6 +27,9 @@ Tensor Tape::record(std::string op, std::vector<Tensor> inputs, Array output, Ba
                                     [](const Tensor& input) { return input.requires_grad(); });
   Tensor result(std::move(output), recorded);
   if (recorded) {
+    // A step's tape holds at least a few records: starting with room for some spares the
+    // first reallocations, each of which moves every record.
+    if (records_.capacity() == 0) records_.reserve(8);
     records_.push_back({std::move(op), std::move(inputs), result, std::move(backward), std::move(detail)});
   }
   return result;

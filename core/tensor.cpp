@@ -8,6 +8,7 @@
 namespace xgrad {
 
 struct Tensor::Node {
+  // The gradient keeps the value's shape (it never changes), which Tensor::shape() returns.
   Node(Array&& v, bool rg, std::string&& n)
       : value(std::move(v)), grad(shape_of(value)), requires_grad(rg), name(std::move(n)) {}
   // The cache hands out the most recently released buffer first, and a step takes an op's
@@ -37,7 +38,7 @@ Tensor::Node& Tensor::node() const {
 
 const Array& Tensor::value() const { return node().value; }
 Array& Tensor::mutable_value() const { return node().value; }
-Shape Tensor::shape() const { return shape_of(node().value); }
+const Shape& Tensor::shape() const { return node().grad.shape(); }
 std::size_t Tensor::size() const { return node().value.size(); }
 const Gradient& Tensor::grad() const { return node().grad; }
 Gradient& Tensor::mutable_grad() const { return node().grad; }

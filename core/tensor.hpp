@@ -30,7 +30,8 @@ class Tensor {
   // never changing the shape. A handle is like a pointer: const handles still reach the
   // node, so backward functions can accumulate into tensors they captured by value.
   Array& mutable_value() const;
-  Shape shape() const;
+  // The value's shape, kept in the node: a reference valid while any handle to it lives.
+  const Shape& shape() const;
   std::size_t size() const;
 
   const Gradient& grad() const;

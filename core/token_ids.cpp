@@ -28,25 +28,25 @@ Shape TokenIds::checked_shape(Shape shape, std::size_t count) {
   return shape;
 }
 
-TokenIds::TokenIds(const std::vector<std::int64_t>& ids, Shape shape)
-    : shape_(checked_shape(std::move(shape), ids.size())) {
+TokenIds::TokenIds(const std::vector<std::int64_t>& ids, Shape shape) {
+  shape = checked_shape(std::move(shape), ids.size());
   std::vector<std::int32_t> narrow;
   narrow.reserve(ids.size());
   for (std::size_t i = 0; i < ids.size(); ++i) {
     if (ids[i] < std::numeric_limits<std::int32_t>::min() ||
         ids[i] > std::numeric_limits<std::int32_t>::max()) {
       throw InvalidTokenId("token ids: token id " + std::to_string(ids[i]) + " at position " +
-                           position_string(i) + " does not fit in int32");
+                           position_string(shape, i) + " does not fit in int32");
     }
     narrow.push_back(static_cast<std::int32_t>(ids[i]));
   }
-  set_ids(std::move(narrow));
+  set_ids(std::move(narrow), std::move(shape));
 }
 
 TokenIds TokenIds::from_floats(const std::vector<double>& ids, Shape shape,
                                const std::string& who) {
   TokenIds result;
-  result.shape_ = checked_shape(std::move(shape), ids.size());  // positions in messages
+  shape = checked_shape(std::move(shape), ids.size());  // positions in messages
   std::vector<std::int32_t> narrow;
   narrow.reserve(ids.size());
   for (std::size_t i = 0; i < ids.size(); ++i) {
@@ -54,28 +54,31 @@ TokenIds TokenIds::from_floats(const std::vector<double>& ids, Shape shape,
     const bool integral = std::isfinite(id) && std::trunc(id) == id;
     if (!integral || id < kInt32Min || id > kInt32Max) {
       throw InvalidTokenId(who + ": token id " + detail::shortest_decimal(id) + " at position " +
-                           result.position_string(i) +
+                           position_string(shape, i) +
                            (integral ? " does not fit in int32" : " is not a finite integer"));
     }
     narrow.push_back(static_cast<std::int32_t>(id));
   }
-  result.set_ids(std::move(narrow));
+  result.set_ids(std::move(narrow), std::move(shape));
   return result;
 }
 
-void TokenIds::set_ids(std::vector<std::int32_t> ids) {
+void TokenIds::set_ids(std::vector<std::int32_t> ids, Shape shape) {
+  Data data;
   if (!ids.empty()) {
     const auto [lo, hi] = std::minmax_element(ids.begin(), ids.end());
-    min_id_ = *lo;
-    max_id_ = *hi;
+    data.min_id = *lo;
+    data.max_id = *hi;
   }
-  ids_ = std::make_shared<const std::vector<std::int32_t>>(std::move(ids));
+  data.ids = std::move(ids);
+  data.shape = std::move(shape);
+  data_ = std::make_shared<const Data>(std::move(data));
 }
 
 void TokenIds::check_range(std::size_t vocab_size, const std::string& who) const {
-  if (ids_->empty()) throw InvalidTokenId(who + ": the id list is empty");
-  if (min_id_ >= 0 && static_cast<std::size_t>(max_id_) < vocab_size) return;
-  const std::vector<std::int32_t>& ids = *ids_;
+  if (data_->ids.empty()) throw InvalidTokenId(who + ": the id list is empty");
+  if (in_range(vocab_size)) return;
+  const std::vector<std::int32_t>& ids = data_->ids;
   for (std::size_t i = 0; i < ids.size(); ++i) {
     if (ids[i] < 0 || static_cast<std::size_t>(ids[i]) >= vocab_size) {
       throw TokenIdOutOfRange(who + ": token id " + std::to_string(ids[i]) + " at position " +
@@ -86,10 +89,14 @@ void TokenIds::check_range(std::size_t vocab_size, const std::string& who) const
 }
 
 std::string TokenIds::position_string(std::size_t flat_index) const {
-  if (shape_.size() <= 1) return std::to_string(flat_index);
-  std::vector<std::size_t> index(shape_.size());
-  for (std::size_t axis = shape_.size(); axis-- > 0;) {
-    const std::size_t extent = shape_[axis];
+  return position_string(data_->shape, flat_index);
+}
+
+std::string TokenIds::position_string(const Shape& shape, std::size_t flat_index) {
+  if (shape.size() <= 1) return std::to_string(flat_index);
+  std::vector<std::size_t> index(shape.size());
+  for (std::size_t axis = shape.size(); axis-- > 0;) {
+    const std::size_t extent = shape[axis];
     index[axis] = extent ? flat_index % extent : 0;  // a shape with a 0 extent holds no ids
     flat_index = extent ? flat_index / extent : 0;
   }

@@ -43,24 +43,37 @@ class TokenIds {
   // are no ids. O(1) when the ids are valid.
   void check_range(std::size_t vocab_size, const std::string& who) const;
 
-  const std::int32_t* data() const { return ids_->data(); }
-  const std::vector<std::int32_t>& values() const { return *ids_; }
-  std::size_t size() const { return ids_->size(); }
-  const Shape& shape() const { return shape_; }
-  std::int32_t operator[](std::size_t i) const { return (*ids_)[i]; }
+  // Whether check_range(vocab_size, ...) would pass, in O(1): for a caller that builds
+  // `who` only when it is needed.
+  bool in_range(std::size_t vocab_size) const {
+    return !data_->ids.empty() && data_->min_id >= 0 &&
+           static_cast<std::size_t>(data_->max_id) < vocab_size;
+  }
+
+  const std::int32_t* data() const { return data_->ids.data(); }
+  const std::vector<std::int32_t>& values() const { return data_->ids; }
+  std::size_t size() const { return data_->ids.size(); }
+  const Shape& shape() const { return data_->shape; }
+  std::int32_t operator[](std::size_t i) const { return data_->ids[i]; }
 
   // "3" for 1-D ids, "(1, 2)" for a 2-D position: how messages name a position.
   std::string position_string(std::size_t flat_index) const;
 
  private:
+  // Everything a copy shares, shape included, so that copying TokenIds (an op's backward
+  // keeps them) allocates nothing.
+  struct Data {
+    std::vector<std::int32_t> ids;
+    Shape shape{0};
+    std::int32_t min_id = 0;
+    std::int32_t max_id = -1;
+  };
   // The shape the ids will have, checked against their count before anything else.
   static Shape checked_shape(Shape shape, std::size_t count);
-  void set_ids(std::vector<std::int32_t> ids);
-  std::shared_ptr<const std::vector<std::int32_t>> ids_ =
-      std::make_shared<const std::vector<std::int32_t>>();
-  Shape shape_{0};
-  std::int32_t min_id_ = 0;
-  std::int32_t max_id_ = -1;
+  static std::string position_string(const Shape& shape, std::size_t flat_index);
+  // Shares ids of this (already checked) shape.
+  void set_ids(std::vector<std::int32_t> ids, Shape shape);
+  std::shared_ptr<const Data> data_ = std::make_shared<const Data>();
 };
 
 template <class E>

@@ -44,15 +44,22 @@ void gather_rows(const float* table, std::size_t width, const std::int32_t* ids,
 
 Tensor embedding_lookup(Tape& tape, const Tensor& table, const TokenIds& ids,
                         std::optional<std::int32_t> padding_idx) {
-  const Shape table_shape = table.shape();
-  require_shape(table_shape.size() == 2, "embedding_lookup", "the table must be (V, D)", table_shape);
+  const Shape& table_shape = table.shape();
+  // Guarded: require_shape's message argument is a std::string, built on every call.
+  if (table_shape.size() != 2) {
+    require_shape(false, "embedding_lookup", "the table must be (V, D)", table_shape);
+  }
   const std::size_t vocab = table_shape[0];
   const std::size_t width = table_shape[1];
-  ids.check_range(vocab, table.name().empty() ? "embedding_lookup"
-                                              : "embedding_lookup of " + table.name());
+  if (!ids.in_range(vocab)) {  // the message is built only when it is needed
+    ids.check_range(vocab, table.name().empty() ? "embedding_lookup"
+                                                : "embedding_lookup of " + table.name());
+  }
 
   // Y[t, :] = W[ids[t], :], one contiguous row copy per token.
-  Shape out_shape = ids.shape();
+  Shape out_shape;
+  out_shape.reserve(ids.shape().size() + 1);
+  out_shape.assign(ids.shape().begin(), ids.shape().end());
   out_shape.push_back(width);
   Array out = uninitialized_array(out_shape);
   const float* rows = table.value().data();

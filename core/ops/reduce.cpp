@@ -371,7 +371,10 @@ Tensor logsumexp(Tape& tape, const Tensor& x, const Axes& axes, bool keepdims) {
 
 // mean(x^2) in one pass, without writing x^2 out. dX += dout * 2 x / n.
 Tensor mean_square(Tape& tape, const Tensor& x) {
-  require_shape(x.size() > 0, "mean_square", "the mean of no elements is undefined", x.shape());
+  // Guarded: require_shape's message argument is a std::string, built on every call.
+  if (x.size() == 0) {
+    require_shape(false, "mean_square", "the mean of no elements is undefined", x.shape());
+  }
   const double scale = 1.0 / static_cast<double>(x.size());
   const double total = blocked_sum(x.value().data(), x.size(), block_sum_of_squares);
   return tape.record("mean_square", {x}, scalar(total * scale),
