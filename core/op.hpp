@@ -33,6 +33,11 @@ namespace xgrad {
 
 // Throws ShapeError "<op>: <what> (got <shape>)" unless ok.
 void require_shape(bool ok, const char* op, const std::string& what, const Shape& got);
+// The same for a literal `what`: nothing is built unless the check fails, so an op's
+// checks cost no allocation on the way through.
+inline void require_shape(bool ok, const char* op, const char* what, const Shape& got) {
+  if (!ok) require_shape(false, op, std::string(what), got);
+}
 
 // Throws ShapeError "<op>: shapes differ: <a> vs <b>" unless a and b have one shape.
 void require_same_shape(const char* op, const Tensor& a, const Tensor& b);
@@ -48,7 +53,7 @@ void accumulate_grad(const Tensor& x, const E& contribution) {
   // The shape is checked even when x needs no gradient, so that a wrong backward shows at
   // once and not only when the input is made trainable.
   const auto& shape = contribution.shape();
-  const Shape xs = x.shape();
+  const Shape& xs = x.shape();
   if (shape.size() != xs.size() || !std::equal(xs.begin(), xs.end(), shape.begin())) {
     throw ShapeError("the gradient contribution for " +
                      (x.name().empty() ? std::string("an unnamed input") : "'" + x.name() + "'") +
