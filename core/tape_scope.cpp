@@ -11,7 +11,7 @@ thread_local Tape* current = nullptr;
 
 }  // namespace
 
-TapeScope::TapeScope(Tape& tape) : previous_(current), tape_(&tape) { current = &tape; }
+TapeScope::TapeScope(Tape& tape) : previous_(current) { current = &tape; }
 
 TapeScope::~TapeScope() { current = previous_; }
 

@@ -31,7 +31,6 @@ class TapeScope {
 
  private:
   Tape* previous_;
-  Tape* tape_;
 };
 
 // The innermost scope's tape on this thread, or null outside every scope.
