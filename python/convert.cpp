@@ -23,7 +23,15 @@ namespace {
 
 // repr(value), cut short: a message names the value, not a megabyte of it.
 std::string short_repr(const py::handle& value) {
-  std::string text = py::repr(value).cast<std::string>();
+  std::string text;
+  try {
+    text = py::repr(value).cast<std::string>();
+  } catch (const std::exception&) {
+    // repr() itself can fail (NumPy's, for a string array holding an invalid code point:
+    // a SystemError), which must not replace the error being reported.
+    PyErr_Clear();
+    text = std::string("<") + Py_TYPE(value.ptr())->tp_name + " whose repr() fails>";
+  }
   constexpr std::size_t limit = 80;
   if (text.size() > limit) text = text.substr(0, limit - 3) + "...";
   return text;
