@@ -19,14 +19,14 @@ void require_non_negative(float value, const char* what) {
   }
 }
 
-// p[i] -= lr * v[i] with v = momentum * v + (g + wd * p), over n contiguous floats.
-// With momentum 0 the velocity is not read or kept.
 // p[i] -= lr * g[i]; parameter and gradient never overlap, and saying so lets the
 // compiler vectorise without run-time checks.
 void plain_update(float* __restrict p, const float* __restrict g, std::size_t n, float lr) {
   for (std::size_t i = 0; i < n; ++i) p[i] -= lr * g[i];
 }
 
+// p[i] -= lr * v[i] with v = momentum * v + (g + wd * p), over n contiguous floats.
+// With momentum 0 the velocity is not read or kept.
 void update(float* p, const float* g, float* velocity, std::size_t n, float lr,
             const SGDOptions& options) {
   if (!velocity && options.weight_decay == 0.0f) {  // plain SGD, the common sparse case

@@ -1,5 +1,5 @@
 // Matrix products through OpenBLAS sgemm, into preallocated outputs, cut into fixed blocks
-// of the output that xgrad's threads share (core/ops/gemm_blocks.hpp), and linear, the
+// of the output that xgrad's threads share (core/detail/gemm_blocks.hpp), and linear, the
 // product with a bias added in the same pass.
 // Shapes: x (..., K) flattened to X (M, K); w (K, N) or, transposed, (N, K); b (N,);
 // out (..., N). Batched (w with batch axes): x (..., M, K), w (..., K, N) or (..., N, K),
