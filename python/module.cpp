@@ -9,6 +9,7 @@
 namespace xgrad::python {
 void bind_engine(py::module_& m);
 void bind_init(py::module_& m);
+void bind_optim_submodule(py::module_& m);  // after bind_engine: it extends SGD
 }  // namespace xgrad::python
 
 using namespace xgrad;
@@ -110,6 +111,7 @@ PYBIND11_MODULE(xgrad, m) {
   bind_init(m);
   bind_flax(m);
   bind_engine(m);
+  bind_optim_submodule(m);
   bind_npy(m);
 
   m.def("set_num_threads", &set_num_threads, "threads"_a,

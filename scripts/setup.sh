@@ -16,6 +16,8 @@ packages=(
   python3-numpy                                     # tests read our .npy files with NumPy
   pybind11-dev python3-dev python3-pytest           # the Python module in python/ and its tests
   python3-torch                                     # the PyTorch cross-checks (tests/python/*torch*): never skipped
+  python3-nbclient python3-ipykernel                # notebooks/ run headless (scripts/run_notebooks.py, .ci/run)
+  python3-matplotlib                                # the notebooks' plots
   clang libclang-rt-14-dev                          # fuzz/: libFuzzer and its sanitizers (.ci/run)
 )
 
