@@ -28,7 +28,11 @@ struct ParameterGroup {
 // 1 - beta, the bias corrections, lr / bc1, sqrt(bc2)) are computed in double and rounded
 // once to float, as PyTorch does with its Python-float hyper-parameters; each float option
 // is read as the shortest decimal that rounds to it (0.9f as the double 0.9), so options
-// written as decimals give PyTorch's bits (tests/optim/test_adamw.cpp checks three steps).
+// written as decimals give PyTorch's bits on its scalar path (tests/optim/test_adamw.cpp
+// checks three steps on 6 elements). PyTorch 1.13's vectorised add_(g, alpha) fuses a
+// multiply-add in each 8-element chunk but not in the tail, so on larger tensors PyTorch
+// differs from itself by an ulp with position, and from xgrad within 1e-6 relative
+// (tests/python/test_optim_torch.py).
 //
 // The step count t is the optimiser's: the number of step() calls so far, this one included,
 // the same for every parameter (it is OptimizerState::step). A parameter with no gradient
