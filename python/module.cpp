@@ -1,4 +1,4 @@
-// The `xgrad` Python module: the Flax page's function, the engine, the PRNG and
+// The extension `xgrad._xgrad` (python/xgrad/__init__.py re-exports it): the Flax page's function, the engine, the PRNG and
 // initializers, and .npy files. Exceptions keep the library's messages: ShapeError and
 // InvalidTokenId are ValueErrors, TokenIdOutOfRange an IndexError, NpyError an OSError.
 #include <pybind11/stl.h>
@@ -99,7 +99,7 @@ void bind_npy(py::module_& m) {
 
 }  // namespace
 
-PYBIND11_MODULE(xgrad, m) {
+PYBIND11_MODULE(_xgrad, m) {
   m.doc() =
       "xgrad: a small reverse-mode autodiff library whose token embedding has row-sparse\n"
       "gradients, and Flax's token_embed_forward bit for bit. Values are float32, ids int32.";

@@ -49,3 +49,23 @@ def pytest_runtest_makereport(item, call):
             and not skips_allowed()):
         report.outcome = "failed"
         report.longrepr = failure_message(item.path, report.longrepr)
+
+
+def _put_package_parent_on_path():
+    """CTest's PYTHONPATH names the extension's own directory (build/python/xgrad), which
+    since xgrad became a package is the package itself: `import xgrad` needs its parent, and
+    the package's files must not be importable as top-level modules."""
+    import sys
+    for i, entry in enumerate(sys.path):
+        package = Path(entry)
+        if package.name == "xgrad" and (package / "__init__.py").is_file() and any(package.glob("_xgrad*.so")):
+            sys.path[i] = str(package.parent)
+    # Subprocesses the tests start read PYTHONPATH.
+    entries = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    fixed = [str(Path(e).parent) if e and Path(e).name == "xgrad" and (Path(e) / "__init__.py").is_file() else e
+             for e in entries]
+    if fixed != entries:
+        os.environ["PYTHONPATH"] = os.pathsep.join(fixed)
+
+
+_put_package_parent_on_path()
