@@ -82,7 +82,8 @@ const char* backward_doc =
     "receives its gradient exactly once more.";
 
 const std::string tensor_backward_doc =
-    std::string("loss.backward(): tape.backward(loss) on the tape that recorded loss (else the\n"
+    std::string("loss.backward(): tape.backward(loss) on the tape that recorded loss (a `with` block's tape\n"
+                "stays alive until the next block on the thread closes; else the\n"
                 "innermost open `with` block's; RuntimeError when there is neither).\n\n") +
     backward_doc;
 

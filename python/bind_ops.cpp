@@ -214,7 +214,8 @@ Slice slice_from(const py::handle& item) {
 }
 
 // x[index] as Slice specs: an int, a slice, ..., or a tuple of them.
-std::vector<Slice> specs_from(const py::handle& index, std::size_t rank) {
+std::vector<Slice> specs_from(const py::handle& index, const Shape& shape) {
+  const std::size_t rank = shape.size();
   std::vector<py::handle> items;
   if (PyTuple_Check(index.ptr())) {
     for (const py::handle item : py::reinterpret_borrow<py::tuple>(index)) items.push_back(item);
@@ -226,11 +227,26 @@ std::vector<Slice> specs_from(const py::handle& index, std::size_t rank) {
   if (ellipses > 1) throw py::index_error("an index can only have a single ellipsis ('...')");
   std::vector<Slice> specs;
   const std::size_t explicit_axes = items.size() - ellipses;
+  if (explicit_axes > rank) {
+    throw py::index_error("too many indices for tensor: tensor is " + std::to_string(rank) + "-dimensional, but " +
+                          std::to_string(explicit_axes) + " were indexed");
+  }
   for (const py::handle item : items) {
     if (item.is(py::ellipsis())) {
       for (std::size_t i = explicit_axes; i < rank; ++i) specs.push_back(Slice::all());
     } else {
       specs.push_back(slice_from(item));
+    }
+  }
+  // An integer outside the axis is an IndexError, as in NumPy (and what ends a for loop
+  // over the tensor's first axis).
+  for (std::size_t k = 0; k < specs.size(); ++k) {
+    if (!specs[k].is_index()) continue;
+    const std::int64_t i = *specs[k].start();
+    const auto n = static_cast<std::int64_t>(shape[k]);
+    if (i < -n || i >= n) {
+      throw py::index_error("index " + std::to_string(i) + " is out of bounds for axis " + std::to_string(k) +
+                            " with size " + std::to_string(n));
     }
   }
   return specs;
@@ -244,7 +260,7 @@ PyTensor index_tensor(Tape* t, const PyTensor& x, const py::object& index) {
     return op_result(take(tape, x.tensor, token_ids_from(index), 0), tape);
   }
   Tape& tape = pick(t, "slice", {&x.tensor});
-  return op_result(slice(tape, x.tensor, specs_from(index, x.tensor.shape().size())), tape);
+  return op_result(slice(tape, x.tensor, specs_from(index, x.tensor.shape())), tape);
 }
 
 std::vector<PyTensor> results(std::vector<Tensor> ts, Tape& tape) {
@@ -366,6 +382,11 @@ const auto transpose_op = [](Tape* t, const PyTensor& x, const py::object& axes)
 
 void bind_ops_and_operators(py::module_& m, py::class_<PyTensor>& tensor, py::class_<Tape>& tape_class) {
   // ---- `with` blocks ----
+  // The tape of the block that closed last on each thread stays alive until the next one
+  // closes, so that `with xgrad.Tape(): loss = f()` then `loss.backward()` finds it (an op's
+  // output holds its tape only weakly; see PyTensor).
+  const py::object thread_state = py::module_::import("threading").attr("local")();
+  m.attr("_thread_state") = thread_state;
   tape_class
       .def("__enter__",
            [](const py::object& self) {
@@ -376,11 +397,12 @@ void bind_ops_and_operators(py::module_& m, py::class_<PyTensor>& tensor, py::cl
            "Makes this tape current on this thread: operators and op functions inside the\n"
            "`with` block record on it. Blocks nest; the innermost is current.")
       .def("__exit__",
-           [](const py::object& self, const py::args&) {
+           [thread_state](const py::object& self, const py::args&) {
              if (open_scopes.empty() || !open_scopes.back().py_tape.is(self)) {
                throw std::runtime_error("Tape.__exit__: this tape's `with` block is not the innermost open one on this thread");
              }
              open_scopes.pop_back();
+             thread_state.attr("last_tape") = self;
              return false;
            })
       .def("record",

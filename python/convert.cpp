@@ -2,7 +2,6 @@
 
 #include <cmath>
 #include <cstring>
-#include <sstream>
 #include <limits>
 
 namespace xgrad::python {
@@ -64,11 +63,9 @@ void require_fits_float32(const py::array& numbers, const py::handle& value, con
   const double* data = d.data();
   for (py::ssize_t i = 0; i < d.size(); ++i) {
     if (std::isfinite(data[i]) && std::isinf(static_cast<float>(data[i]))) {
-      std::ostringstream number;
-      number.precision(17);
-      number << data[i];
       throw py::value_error(what + " " + short_repr(value) + ": element " +
-                            unravel(static_cast<std::size_t>(i), numbers) + " = " + number.str() +
+                            unravel(static_cast<std::size_t>(i), numbers) + " = " +
+                            py::repr(py::float_(data[i])).cast<std::string>() +
                             " overflows float32 (largest finite 3.4028235e+38)");
     }
   }
