@@ -178,7 +178,7 @@ Graphviz picture (_repr_svg_; xgrad.write_dot writes the DOT text).)");
       .value("inference", Tape::Mode::inference, "nothing is recorded; every output requires no gradient");
   tape.def(py::init([](Tape::Mode mode, bool inference) { return Tape(inference ? Tape::Mode::inference : mode); }),
            "mode"_a = Tape::Mode::training, py::kw_only(), "inference"_a = false)
-      .def_property_readonly("mode", &Tape::mode)
+      .def_property_readonly("mode", &Tape::mode, "Tape.Mode.training or Tape.Mode.inference.")
       .def("backward", &run_backward, "output"_a, "seed"_a = py::none(), py::kw_only(), "keep_tape"_a = false,
            backward_doc)
       .def_property_readonly("spent", &Tape::spent,
@@ -308,7 +308,9 @@ GradientCheckMode check_mode_from(const std::string& name) {
 }
 
 void bind_gradient_check(py::module_& m) {
-  py::class_<GradientCheckResult>(m, "GradientCheckResult")
+  py::class_<GradientCheckResult>(m, "GradientCheckResult",
+                                  "What check_gradients found: ok, how many elements (or directions) it compared,\n"
+                                  "the largest errors and the worst element; true when ok.")
       .def_readonly("ok", &GradientCheckResult::ok)
       .def_readonly("elements_checked", &GradientCheckResult::elements_checked)
       .def_readonly("directions_checked", &GradientCheckResult::directions_checked, "0 in elementwise mode.")

@@ -103,9 +103,14 @@ PYBIND11_MODULE(_xgrad, m) {
   m.doc() =
       "xgrad: a small reverse-mode autodiff library whose token embedding has row-sparse\n"
       "gradients, and Flax's token_embed_forward bit for bit. Values are float32, ids int32.";
-  py::register_exception<ShapeError>(m, "ShapeError", PyExc_ValueError);
-  py::register_exception<InvalidTokenId>(m, "InvalidTokenId", PyExc_ValueError);
-  py::register_exception<TokenIdOutOfRange>(m, "TokenIdOutOfRange", PyExc_IndexError);
+  // The texts of core/errors.hpp.
+  py::register_exception<ShapeError>(m, "ShapeError", PyExc_ValueError).attr("__doc__") =
+      "Shapes that do not fit an op (inner dimensions of a matmul, a gradient whose shape differs\n"
+      "from its value, a reshape that changes the element count, ...). A ValueError.";
+  py::register_exception<InvalidTokenId>(m, "InvalidTokenId", PyExc_ValueError).attr("__doc__") =
+      "A token id that is not a finite integer (2.5, NaN, inf), or an empty id list. A ValueError.";
+  py::register_exception<TokenIdOutOfRange>(m, "TokenIdOutOfRange", PyExc_IndexError).attr("__doc__") =
+      "A token id outside [0, V). An IndexError.";
 
   bind_init(m);
   bind_flax(m);
