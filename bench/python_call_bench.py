@@ -10,7 +10,12 @@ alternate in rounds so that drift on a shared machine hits both, and the median 
 rounds is reported. Prints both times, their difference per call, and whether it is under
 the issue's 20 us.
 
-usage: bench/python_call_bench.py [--build DIR] [--rounds N] [--json FILE]
+Then the cost of one Python operator: `a * b` on two 0-d tensors that require a gradient,
+inside a `with xgrad.Tape()` block (so each call records an op), timed the same way with a
+fresh tape per loop (issue 20: under 3 us). --operators-only times just that, without the
+C++ benchmark binary.
+
+usage: bench/python_call_bench.py [--build DIR] [--rounds N] [--json FILE] [--operators-only]
 """
 import argparse
 import json
@@ -25,6 +30,7 @@ import time
 LOOPS = 51          # as run_call_benchmarks in bench/main.cpp
 MIN_LOOP_S = 2e-3   # as run_call_benchmarks in bench/main.cpp
 TARGET_S = 20e-6    # issue 11: Python adds under 20 us per call
+OPERATOR_TARGET_S = 3e-6  # issue 20: a scalar operator call under 3 us
 
 BATCH = [k * 7919 % 50000 for k in range(512)]  # the C++ side draws the same ids
 # (what the row shows, the xgrad_bench --only call case it is compared with, the statement)
@@ -44,6 +50,24 @@ def python_per_call(statement, namespace):
     return statistics.median(timer.timeit(calls) / calls for _ in range(LOOPS))
 
 
+def operator_per_call(xgrad):
+    """Median per-call time of `a * b` (0-d, requiring gradients) recorded on a tape."""
+    a = xgrad.Tensor(1.5, requires_grad=True)
+    b = xgrad.Tensor(-2.0, requires_grad=True)
+
+    def loop(calls):
+        with xgrad.Tape():
+            start = time.perf_counter()
+            for _ in range(calls):
+                a * b
+            return time.perf_counter() - start
+
+    calls = 1
+    while loop(calls) < MIN_LOOP_S:
+        calls *= 2
+    return statistics.median(loop(calls) / calls for _ in range(LOOPS))
+
+
 def cpp_per_call(bench_binary):
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "call.json")
@@ -57,11 +81,24 @@ def main():
     parser.add_argument("--build", default="build", help="the CMake build directory (default: build)")
     parser.add_argument("--rounds", type=int, default=7, help="C++ and Python alternate this many times")
     parser.add_argument("--json", help="also write the records to FILE")
+    parser.add_argument("--operators-only", action="store_true", help="time only the `a * b` operator call")
     args = parser.parse_args()
 
     sys.path.insert(0, os.path.join(args.build, "python"))
     import numpy
     import xgrad  # from the build tree named by --build
+
+    operator_s = statistics.median(operator_per_call(xgrad) for _ in range(args.rounds))
+    print(f"python_call_bench: a * b on 0-d tensors inside a tape: {operator_s * 1e6:.2f} us per call "
+          f"(median over {args.rounds} rounds), {'met' if operator_s < OPERATOR_TARGET_S else 'MISSED'} "
+          f"(under {OPERATOR_TARGET_S * 1e6:.0f} us)")
+    operator_record = {"case": "a * b, 0-d, inside a tape", "python": "a * b", "python_s": operator_s}
+    if args.operators_only:
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump([operator_record], f, indent=2)
+                f.write("\n")
+        return
 
     bench_binary = os.path.join(args.build, "bench", "xgrad_bench")
     namespace = {"xgrad": xgrad, "BATCH": BATCH, "BATCH_ARRAY": numpy.array(BATCH, dtype=numpy.int32)}
@@ -79,7 +116,7 @@ def main():
 
     print(f"python_call_bench: per call, median over {args.rounds} rounds of medians over {LOOPS} loops")
     print(f"{'case':<38} {'C++':>11} {'Python':>11} {'Python - C++':>13}  under {TARGET_S * 1e6:.0f} us")
-    records = []
+    records = [operator_record]
     for label, cpp_case, statement in CASES:
         c, p = statistics.median(cpp[cpp_case]), statistics.median(python[label])
         records.append({"case": label, "python": statement, "cpp_s": c, "python_s": p, "overhead_s": p - c})

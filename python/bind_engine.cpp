@@ -1,5 +1,5 @@
-// The engine from Python: Tensor, Tape, the ops of core/ops.hpp, Embed, Linear, SGD and
-// check_gradients. Values are zero-copy NumPy views (read-only for an op's recorded
+// The engine from Python: Tensor, Tape, Embed, Linear, SGD and check_gradients (the ops,
+// operators and `with` blocks are in bind_ops.cpp). Values are zero-copy NumPy views (read-only for an op's recorded
 // output); gradients are copies, because clearing a gradient recycles its buffer.
 #include <pybind11/stl.h>
 
@@ -10,24 +10,24 @@
 using namespace pybind11::literals;
 
 namespace xgrad::python {
+
+void bind_ops_and_operators(py::module_& m, py::class_<PyTensor>& tensor, py::class_<Tape>& tape_class);
+
 namespace {
 
-py::object grad_of(const Tensor& t) {
+// The documented `.grad`: always a float32 array of the value's shape (zeros before any
+// gradient arrived; a row-sparse gradient written out densely), so code reading it never
+// branches on its type. `.row_sparse_grad` keeps the (rows, values) form.
+py::array_t<float> grad_of(const Tensor& t) { return to_numpy(t.grad().to_dense()); }
+
+py::object row_sparse_grad_of(const Tensor& t, const py::object& row_sparse_type) {
   const Gradient& g = t.grad();
-  switch (g.kind()) {
-    case Gradient::Kind::none:
-      return py::none();
-    case Gradient::Kind::dense:
-      return copy_to_numpy(g.dense().data(), g.shape());
-    case Gradient::Kind::row_sparse: {
-      const RowSparseGrad& sparse = g.row_sparse();
-      py::array_t<std::int32_t> rows(sparse.rows().size());
-      std::copy(sparse.rows().begin(), sparse.rows().end(), rows.mutable_data());
-      const Shape values_shape{sparse.rows().size(), sparse.row_width()};
-      return py::make_tuple(rows, copy_to_numpy(sparse.values().data(), values_shape));
-    }
-  }
-  return py::none();
+  if (g.kind() != Gradient::Kind::row_sparse) return py::none();
+  const RowSparseGrad& sparse = g.row_sparse();
+  py::array_t<std::int32_t> rows(sparse.rows().size());
+  std::copy(sparse.rows().begin(), sparse.rows().end(), rows.mutable_data());
+  const Shape values_shape{sparse.rows().size(), sparse.row_width()};
+  return row_sparse_type(rows, copy_to_numpy(sparse.values().data(), values_shape));
 }
 
 const char* kind_name(Gradient::Kind kind) {
@@ -51,82 +51,153 @@ Initializer initializer_from(const py::object& f) {
   return [f](const Key& key, const Shape& shape) { return array_from(f(key, shape_tuple(shape)), "the initializer's result"); };
 }
 
-void bind_tensor(py::module_& m) {
-  py::class_<PyTensor>(m, "Tensor", R"(A shared handle to an evaluated float32 value, the gradient it accumulates, and whether it
-wants one. Copies share the value. Ops compute new tensors and record them on a Tape.
+// The tape loss.backward() runs: the one that recorded loss, else the innermost open
+// `with` block's.
+Tape& tape_of(const PyTensor& loss) {
+  if (loss.tape) {
+    const py::object owner = loss.tape();  // a weak reference: None once the tape is gone
+    if (!owner.is_none()) return owner.cast<Tape&>();
+  }
+  const py::object current = current_py_tape();
+  if (!current.is_none()) return current.cast<Tape&>();
+  throw std::runtime_error(
+      "backward(): this tensor was not recorded on a tape that still exists, and no `with xgrad.Tape()` block is "
+      "open (was it computed from tensors that require a gradient, inside a `with` block?)");
+}
+
+void run_backward(Tape& tape, const PyTensor& output, const py::object& seed, bool keep_tape) {
+  const Tape::BackwardOptions options{keep_tape};
+  if (seed.is_none()) {
+    tape.backward(output.tensor, options);
+  } else {
+    tape.backward(output.tensor, array_from(seed, "seed"), options);
+  }
+}
+
+const char* backward_doc =
+    "Seeds d(loss)/d(loss) = 1 and runs the records up to output's in reverse; output must\n"
+    "hold one element and have been recorded on this tape (ValueError otherwise). With seed\n"
+    "(an array of output's shape): a vector-Jacobian product. A second backward on one tape\n"
+    "raises RuntimeError unless the one before passed keep_tape=True; each parameter then\n"
+    "receives its gradient exactly once more.";
+
+const std::string tensor_backward_doc =
+    std::string("loss.backward(): tape.backward(loss) on the tape that recorded loss (a `with` block's tape\n"
+                "stays alive until the next block on the thread closes; else the\n"
+                "innermost open `with` block's; RuntimeError when there is neither).\n\n") +
+    backward_doc;
+
+py::class_<PyTensor> bind_tensor(py::module_& m) {
+  const py::object row_sparse_type =
+      py::module_::import("collections").attr("namedtuple")("RowSparseGrad", py::make_tuple("rows", "values"));
+  row_sparse_type.attr("__module__") = "xgrad";
+  row_sparse_type.attr("__doc__") =
+      "A row-sparse gradient of a (V, D) table: rows, the unique int32 row ids in order of first\n"
+      "appearance, and values, the (len(rows), D) float32 sums of their contributions; every\n"
+      "other row's gradient is zero.";
+  m.attr("RowSparseGrad") = row_sparse_type;
+
+  py::class_<PyTensor> tensor(m, "Tensor", R"(A shared handle to an evaluated float32 value, the gradient it accumulates, and whether it
+wants one. Copies share the value. Ops compute new tensors and record them on a Tape:
+inside `with xgrad.Tape() as tape:` the operators + - * / ** @, unary -, indexing x[1:3, ::2]
+and the methods (x.sum(axis=0), x.relu(), ...) record on `tape`.
 
 value is a zero-copy NumPy view that keeps the tensor alive. It is read-only for the output
 of an op recorded on a training tape (that op's backward may read it); writable for
 everything else (parameters, inputs, inference outputs), so writing it changes the tensor.
 
-grad is None, a dense array, or for a gathered table's row-sparse gradient a tuple
-(rows, values): the unique int32 row ids in order of first appearance and the (len(rows), D)
-sums of their contributions. It is a copy, since clearing a gradient recycles its buffer.)")
+grad is always a float32 NumPy array of the value's shape: zeros before a gradient has
+arrived (grad_kind 'none'), the gradient otherwise, a row-sparse one written out densely.
+row_sparse_grad keeps a row-sparse gradient's compact form, RowSparseGrad(rows, values), and
+is None for any other kind. Both are copies, since clearing a gradient recycles its buffer.)");
+  tensor
       .def(py::init([](const py::object& value, bool requires_grad, std::string name) {
              return leaf(Tensor(array_from(value, "value"), requires_grad, std::move(name)));
            }),
            "value"_a, "requires_grad"_a = false, "name"_a = "",
-           "A tensor holding a float32 copy of value. Parameters pass requires_grad=True and a\n"
-           "name such as 'embed.embedding', which printed tapes and error messages use.")
+           "A tensor holding a float32 copy of value: a Python number (a 0-d tensor), a list or any\n"
+           "array-like. ValueError naming the value for a non-numeric array, or a number that\n"
+           "overflows float32 (never a silent inf). Parameters pass requires_grad=True and a name\n"
+           "such as 'embed.embedding', which printed tapes, pictures and error messages use.")
       .def_static(
           "parameter",
           [](const py::object& value, std::string name) { return leaf(Tensor::parameter(array_from(value, "value"), std::move(name))); },
           "value"_a, "name"_a,
           "A trainable parameter: requires a gradient, and keeps it across tapes until cleared.")
-      .def_property_readonly("value", &value_view)
-      .def_property_readonly("grad", [](const PyTensor& t) { return grad_of(t.tensor); })
+      .def_property_readonly("value", &value_view, "The value as a zero-copy float32 NumPy view.")
+      .def("numpy", [](const PyTensor& t) { return copy_to_numpy(t.tensor.value().data(), t.tensor.shape()); },
+           "A float32 copy of the value.")
+      .def_property_readonly("grad", [](const PyTensor& t) { return grad_of(t.tensor); },
+                             "The gradient as a float32 array of the value's shape, always (zeros when none).")
+      .def_property_readonly(
+          "row_sparse_grad", [row_sparse_type](const PyTensor& t) { return row_sparse_grad_of(t.tensor, row_sparse_type); },
+          "RowSparseGrad(rows, values) when the gradient is row-sparse (a gathered table's), else None.")
       .def_property_readonly("grad_kind", [](const PyTensor& t) { return kind_name(t.tensor.grad().kind()); },
                              "'none', 'dense' or 'row_sparse'.")
-      .def("dense_grad", [](const PyTensor& t) { return to_numpy(t.tensor.grad().to_dense()); },
-           "The gradient as a dense array of the value's shape (zeros when empty); O(size).")
+      .def("dense_grad", [](const PyTensor& t) { return grad_of(t.tensor); }, "The same as .grad (kept for old code).")
       .def("clear_grad", [](const PyTensor& t) { t.tensor.mutable_grad().clear(); },
            "Back to no gradient (what an optimiser's zero_grad does for its parameters).")
       .def_property_readonly("grad_norm", [](const PyTensor& t) { return t.tensor.grad().norm(); },
                              "Euclidean norm of the stored gradient (0 when empty), summed in double.")
-      .def_property_readonly("requires_grad", [](const PyTensor& t) { return t.tensor.requires_grad(); })
-      .def_property_readonly("name", [](const PyTensor& t) { return t.tensor.name(); })
-      .def_property_readonly("shape", [](const PyTensor& t) { return shape_tuple(t.tensor.shape()); })
-      .def_property_readonly("size", [](const PyTensor& t) { return t.tensor.size(); })
+      .def_property_readonly("requires_grad", [](const PyTensor& t) { return t.tensor.requires_grad(); },
+                             "Whether backward passes send this tensor a gradient.")
+      .def_property_readonly("name", [](const PyTensor& t) { return t.tensor.name(); }, "The name given at creation.")
+      .def_property_readonly("shape", [](const PyTensor& t) { return shape_tuple(t.tensor.shape()); }, "The shape, a tuple.")
+      .def_property_readonly("ndim", [](const PyTensor& t) { return t.tensor.shape().size(); }, "The number of axes.")
+      .def_property_readonly("size", [](const PyTensor& t) { return t.tensor.size(); }, "The number of elements.")
+      .def_property_readonly("node_id", [](const PyTensor& t) { return reinterpret_cast<std::uintptr_t>(&t.tensor.value()); },
+                             "An id shared by every handle to the same tensor (for pictures of graphs).")
       .def("same_node", [](const PyTensor& a, const PyTensor& b) { return a.tensor.same_node(b.tensor); },
            "other"_a, "Whether both handles reach the same tensor.")
+      .def(
+          "backward",
+          [](const PyTensor& t, const py::object& seed, bool keep_tape) { run_backward(tape_of(t), t, seed, keep_tape); },
+          "seed"_a = py::none(), py::kw_only(), "keep_tape"_a = false,
+          tensor_backward_doc.c_str())
       .def("__repr__", [](const PyTensor& t) {
         std::string out = "Tensor(shape=" + shape_string(t.tensor.shape());
+        if (t.tensor.size() == 1) out += ", value=" + py::repr(py::float_(*t.tensor.value().data())).cast<std::string>();
         if (!t.tensor.name().empty()) out += ", name='" + t.tensor.name() + "'";
         if (t.tensor.requires_grad()) out += ", requires_grad=True";
         return out + ")";
       });
+  return tensor;
 }
 
-void bind_tape(py::module_& m) {
+py::class_<Tape> bind_tape(py::module_& m) {
   py::class_<Tape> tape(m, "Tape", R"(The explicit record of the ops of one forward pass, replayed in reverse by backward().
 Parameters live outside the tape and outlive it; a new tape per training step is the normal
-use. An inference tape (Tape(inference=True)) records nothing, so evaluation and sampling
-allocate no gradients. str(tape) prints one line per record: index, op, input shapes ->
-output shape, the output's gradient norm (after backward), and the record's detail.)");
+use. `with xgrad.Tape() as tape:` makes it current for the block (per thread, nestable), so
+operators and op functions record on it without naming it. An inference tape
+(Tape(inference=True)) records nothing, so evaluation and sampling allocate no gradients.
+str(tape) prints one line per record: index, op, input shapes -> output shape, the output's
+gradient norm (after backward), and the record's detail. In Jupyter a tape shows as a
+Graphviz picture (_repr_svg_; xgrad.write_dot writes the DOT text).)");
   py::enum_<Tape::Mode>(tape, "Mode")
       .value("training", Tape::Mode::training, "ops whose inputs require a gradient are recorded")
       .value("inference", Tape::Mode::inference, "nothing is recorded; every output requires no gradient");
   tape.def(py::init([](Tape::Mode mode, bool inference) { return Tape(inference ? Tape::Mode::inference : mode); }),
            "mode"_a = Tape::Mode::training, py::kw_only(), "inference"_a = false)
-      .def_property_readonly("mode", &Tape::mode)
-      .def(
-          "backward",
-          [](Tape& t, const PyTensor& output, const py::object& seed, bool keep_tape) {
-            const Tape::BackwardOptions options{keep_tape};
-            if (seed.is_none()) {
-              t.backward(output.tensor, options);
-            } else {
-              t.backward(output.tensor, array_from(seed, "seed"), options);
-            }
-          },
-          "output"_a, "seed"_a = py::none(), py::kw_only(), "keep_tape"_a = false,
-          "Seeds d(loss)/d(loss) = 1 and runs the records up to output's in reverse; output must\n"
-          "hold one element and have been recorded on this tape (ValueError otherwise). With seed\n"
-          "(an array of output's shape): a vector-Jacobian product. A second backward on one tape\n"
-          "raises RuntimeError unless the one before passed keep_tape=True; each parameter then\n"
-          "receives its gradient exactly once more.")
+      .def_property_readonly("mode", &Tape::mode, "Tape.Mode.training or Tape.Mode.inference.")
+      .def("backward", &run_backward, "output"_a, "seed"_a = py::none(), py::kw_only(), "keep_tape"_a = false,
+           backward_doc)
       .def_property_readonly("spent", &Tape::spent,
                              "Whether a backward has run and the tape refuses another.")
+      .def(
+          "records",
+          [](const Tape& t) {
+            py::list out;
+            for (std::size_t i = 0; i < t.size(); ++i) {
+              const Tape::Record& r = t[i];
+              py::list inputs;
+              for (const Tensor& x : r.inputs) inputs.append(leaf(x));
+              out.append(py::make_tuple(r.op, inputs, PyTensor{r.output, true, py::object()},
+                                        r.detail ? r.detail() : std::string()));
+            }
+            return out;
+          },
+          "The records in order, each a tuple (op, inputs, output, detail): the op's name, its input\n"
+          "Tensors, its output Tensor and the record's printed detail ('' when none).")
       .def("__len__", &Tape::size)
       .def("__str__", [](const Tape& t) {
         std::ostringstream out;
@@ -137,63 +208,7 @@ output shape, the output's gradient norm (after backward), and the record's deta
         return std::string("<xgrad.Tape ") + (t.mode() == Tape::Mode::inference ? "inference" : "training") +
                ", " + std::to_string(t.size()) + " records>";
       });
-}
-
-using Unary = Tensor (*)(Tape&, const Tensor&);
-using Binary = Tensor (*)(Tape&, const Tensor&, const Tensor&);
-
-void def_op(py::module_& m, const char* name, Unary op, const char* doc) {
-  m.def(name, [op](Tape& tape, const PyTensor& x) { return op_result(op(tape, x.tensor)); }, "tape"_a, "x"_a, doc);
-}
-
-void def_op(py::module_& m, const char* name, Binary op, const char* a, const char* b, const char* doc) {
-  m.def(name, [op](Tape& tape, const PyTensor& x, const PyTensor& y) { return op_result(op(tape, x.tensor, y.tensor)); },
-        "tape"_a, py::arg(a), py::arg(b), doc);
-}
-
-void bind_ops(py::module_& m) {
-  m.def(
-      "embedding_lookup",
-      [](Tape& tape, const PyTensor& table, const py::object& ids, std::optional<std::int32_t> padding_idx) {
-        return op_result(embedding_lookup(tape, table.tensor, token_ids_from(ids), padding_idx));
-      },
-      "tape"_a, "table"_a, "ids"_a, "padding_idx"_a = py::none(),
-      "Gather: table (V, D), ids (...) -> (..., D), out[t] = table[ids[t]]. Backward:\n"
-      "dtable[ids[t], :] += dout[t, :], a row-sparse gradient; repeated ids sum; tokens equal\n"
-      "to padding_idx send no gradient. IndexError (TokenIdOutOfRange) naming the table,\n"
-      "the position and the id before computing anything.");
-  def_op(m, "matmul", &matmul, "x", "w", "x (..., K) @ w (K, N) -> (..., N), through BLAS sgemm.");
-  def_op(m, "matmul_transposed", &matmul_transposed, "x", "w",
-         "x (..., K) @ w (N, K)^T -> (..., N): a product with the rows of w, as Embed.attend uses.");
-  def_op(m, "add_bias", &add_bias, "x", "bias", "x (..., N) + bias (N,), broadcast over every leading index.");
-  m.def(
-      "linear",
-      [](Tape& tape, const PyTensor& x, const PyTensor& w, const PyTensor& bias) {
-        return op_result(linear(tape, x.tensor, w.tensor, bias.tensor));
-      },
-      "tape"_a, "x"_a, "w"_a, "bias"_a,
-      "x (..., K) @ w (K, N) + bias (N,) as one op (what Linear records): the bias is written\n"
-      "into the output and sgemm adds the product to it. Backward: dx = dy @ w^T,\n"
-      "dw = x^T @ dy, dbias = dy summed over rows.");
-  def_op(m, "add", &add, "a", "b", "a + b, same shapes.");
-  def_op(m, "mul", &mul, "a", "b", "a * b elementwise, same shapes.");
-  def_op(m, "tanh", &tanh, "tanh(x) elementwise.");
-  def_op(m, "sum", &sum, "Sum of all elements -> scalar (shape ()).");
-  def_op(m, "mean", &mean, "Mean of all elements -> scalar.");
-  def_op(m, "mean_square", &mean_square,
-         "Mean of the squares of all elements -> scalar, in one pass (no x^2 array), summed in double.");
-  m.def(
-      "reshape",
-      [](Tape& tape, const PyTensor& x, const Shape& shape) { return op_result(reshape(tape, x.tensor, shape)); },
-      "tape"_a, "x"_a, "shape"_a, "Same data, new shape with the same element count.");
-  m.def(
-      "softmax_cross_entropy",
-      [](Tape& tape, const PyTensor& logits, const py::object& targets) {
-        return op_result(softmax_cross_entropy(tape, logits.tensor, token_ids_from(targets)));
-      },
-      "tape"_a, "logits"_a, "targets"_a,
-      "Mean over tokens of -log softmax(logits)[target]: logits (..., V), targets (...) with\n"
-      "ids in [0, V) -> scalar. Numerically stable (log-sum-exp with the row maximum).");
+  return tape;
 }
 
 void bind_layers(py::module_& m) {
@@ -218,12 +233,12 @@ The table is the parameter "<name>.embedding".)")
            "padding_idx"_a = py::none(), "name"_a = "embed")
       .def(
           "__call__",
-          [](const layers::Embed& e, Tape& tape, const py::object& ids) { return op_result(e(tape, token_ids_from(ids))); },
+          [](const layers::Embed& e, Tape& tape, const py::object& ids) { return op_result(e(tape, token_ids_from(ids)), tape); },
           "tape"_a, "ids"_a,
           "ids (T,) -> (T, D); ids (B, T) -> (B, T, D). IndexError (TokenIdOutOfRange) naming\n"
           "the table, the position, the id and V before touching anything.")
       .def(
-          "attend", [](const layers::Embed& e, Tape& tape, const PyTensor& query) { return op_result(e.attend(tape, query.tensor)); },
+          "attend", [](const layers::Embed& e, Tape& tape, const PyTensor& query) { return op_result(e.attend(tape, query.tensor), tape); },
           "tape"_a, "query"_a,
           "query (..., D) @ embedding^T -> (..., V): logits against every token, for weight\n"
           "tying. The table's gradient from attend is dense.")
@@ -253,7 +268,7 @@ are "<name>.kernel" and "<name>.bias".)")
            "in_features"_a, "out_features"_a, "kernel_key"_a, py::kw_only(), "kernel_init"_a = py::none(),
            "bias_init"_a = py::none(), "use_bias"_a = true, "bias_key"_a = py::none(), "name"_a = "linear")
       .def(
-          "__call__", [](const layers::Linear& l, Tape& tape, const PyTensor& x) { return op_result(l(tape, x.tensor)); },
+          "__call__", [](const layers::Linear& l, Tape& tape, const PyTensor& x) { return op_result(l(tape, x.tensor), tape); },
           "tape"_a, "x"_a, "x (..., in) -> (..., out).")
       .def_property_readonly("kernel", [](const layers::Linear& l) { return leaf(l.kernel()); })
       .def_property_readonly("bias", [](const layers::Linear& l) -> py::object {
@@ -293,7 +308,9 @@ GradientCheckMode check_mode_from(const std::string& name) {
 }
 
 void bind_gradient_check(py::module_& m) {
-  py::class_<GradientCheckResult>(m, "GradientCheckResult")
+  py::class_<GradientCheckResult>(m, "GradientCheckResult",
+                                  "What check_gradients found: ok, how many elements (or directions) it compared,\n"
+                                  "the largest errors and the worst element; true when ok.")
       .def_readonly("ok", &GradientCheckResult::ok)
       .def_readonly("elements_checked", &GradientCheckResult::elements_checked)
       .def_readonly("directions_checked", &GradientCheckResult::directions_checked, "0 in elementwise mode.")
@@ -359,9 +376,9 @@ for bit and their gradients cleared. f may keep its tape: it stays valid, with n
 }  // namespace
 
 void bind_engine(py::module_& m) {
-  bind_tensor(m);
-  bind_tape(m);
-  bind_ops(m);
+  py::class_<PyTensor> tensor = bind_tensor(m);
+  py::class_<Tape> tape = bind_tape(m);
+  bind_ops_and_operators(m, tensor, tape);
   bind_layers(m);
   bind_optim(m);
   bind_gradient_check(m);

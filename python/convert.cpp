@@ -1,5 +1,6 @@
 #include "python/convert.hpp"
 
+#include <cmath>
 #include <cstring>
 #include <limits>
 
@@ -39,22 +40,57 @@ std::string short_repr(const py::handle& value) {
 
 }  // namespace
 
+namespace {
+
+// "(1, 2)" for flat index 5 of shape (2, 3).
+std::string unravel(std::size_t flat, const py::array& a) {
+  std::vector<std::size_t> index(static_cast<std::size_t>(a.ndim()));
+  for (std::size_t k = index.size(); k-- > 0;) {
+    const auto extent = static_cast<std::size_t>(a.shape(static_cast<py::ssize_t>(k)));
+    index[k] = flat % extent;
+    flat /= extent;
+  }
+  std::string out = "(";
+  for (std::size_t k = 0; k < index.size(); ++k) out += (k ? ", " : "") + std::to_string(index[k]);
+  return out + (index.size() == 1 ? ",)" : ")");
+}
+
+// A finite float64 (or wider) number beyond float32's range would become inf: refused
+// before the cast, so that neither a silent inf nor NumPy's overflow warning happens.
+void require_fits_float32(const py::array& numbers, const py::handle& value, const std::string& what) {
+  if (numbers.dtype().kind() != 'f' || numbers.itemsize() <= 4) return;
+  const auto d = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(numbers);
+  const double* data = d.data();
+  for (py::ssize_t i = 0; i < d.size(); ++i) {
+    if (std::isfinite(data[i]) && std::isinf(static_cast<float>(data[i]))) {
+      throw py::value_error(what + " " + short_repr(value) + ": element " +
+                            unravel(static_cast<std::size_t>(i), numbers) + " = " +
+                            py::repr(py::float_(data[i])).cast<std::string>() +
+                            " overflows float32 (largest finite 3.4028235e+38)");
+    }
+  }
+}
+
+}  // namespace
+
 Array array_from(const py::handle& value, const std::string& what) {
   py::object converted;
   try {
     converted = py::module_::import("numpy").attr("asarray")(value);
   } catch (py::error_already_set& e) {
     const std::string reason = py::str(e.value()).cast<std::string>();
-    if (e.matches(PyExc_ValueError)) throw py::value_error(what + " " + short_repr(value) + " is not an array of numbers: " + reason);
-    if (e.matches(PyExc_TypeError)) throw py::type_error(what + " " + short_repr(value) + " is not an array of numbers: " + reason);
+    if (e.matches(PyExc_ValueError) || e.matches(PyExc_TypeError)) {
+      throw py::value_error(what + " " + short_repr(value) + " is not an array of numbers: " + reason);
+    }
     throw;  // KeyboardInterrupt, MemoryError, an exception from the object's __array__
   }
   const py::array numbers = converted;
   const char kind = numbers.dtype().kind();
   if (kind != 'b' && kind != 'i' && kind != 'u' && kind != 'f') {
-    throw py::type_error(what + " must be an array of numbers (bool, int or float), got " + short_repr(value) +
-                         " (dtype " + py::str(numbers.dtype()).cast<std::string>() + ")");
+    throw py::value_error(what + " must be an array of numbers (bool, int or float), got " + short_repr(value) +
+                          " (dtype " + py::str(numbers.dtype()).cast<std::string>() + ")");
   }
+  require_fits_float32(numbers, value, what);
   const auto a = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(numbers);
   if (!a) throw py::value_error(what + " " + short_repr(value) + " cannot be converted to float32");
   Shape shape(a.shape(), a.shape() + a.ndim());

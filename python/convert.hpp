@@ -6,6 +6,7 @@
 #include <pybind11/pybind11.h>
 
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,20 +20,34 @@ namespace py = pybind11;
 
 // A Tensor as Python sees it. An op's recorded output is read-only from Python: its
 // backward may read that value (tanh's does), so writing it would change the gradient.
+// `tape` is a weak reference to the Python Tape that recorded it (None for a leaf or an
+// unrecorded output), so loss.backward() finds its tape without keeping it alive: a strong
+// one would make a cycle through a Python-written op's backward that captures its inputs.
 struct PyTensor {
   Tensor tensor;
   bool op_output = false;
+  py::object tape;
   bool read_only() const { return op_output && tensor.requires_grad(); }
 };
 
-inline PyTensor op_result(Tensor t) { return PyTensor{std::move(t), true}; }
-inline PyTensor leaf(Tensor t) { return PyTensor{std::move(t), false}; }
+// The output of an op run on `tape`; remembers the Python tape when the op was recorded.
+PyTensor op_result(Tensor t, Tape& tape);
+inline PyTensor leaf(Tensor t) { return PyTensor{std::move(t), false, py::object()}; }
+
+// The tape an op without an explicit one records on: the innermost `with xgrad.Tape()`
+// block's on this thread; outside every block, a per-thread inference tape when no input
+// requires a gradient. RuntimeError naming the op and the input otherwise.
+Tape& tape_for_py(const char* op, std::initializer_list<const Tensor*> inputs);
+Tape& tape_for_py(const char* op, const std::vector<Tensor>& inputs);
+// The innermost open `with` block's Python Tape on this thread, or None.
+py::object current_py_tape();
 std::vector<Tensor> tensors_of(const std::vector<PyTensor>& tensors);
 std::vector<PyTensor> leaves_of(const std::vector<Tensor>& tensors);
 
 // Any array-like of numbers (bool, int, float) as a float32 Array (a copy: xgrad owns its
-// buffers). `what` names the argument in the errors: TypeError for strings, None, objects
-// and complex numbers, ValueError for what NumPy cannot make an array of (a ragged list).
+// buffers). ValueError naming the argument (`what`) and the value for anything else
+// (strings, None, objects, complex numbers, a ragged list) and for a finite number that
+// overflows float32.
 Array array_from(const py::handle& value, const std::string& what);
 // An Array handed to NumPy without a copy; the NumPy array owns it from then on.
 py::array_t<float> to_numpy(Array&& array);

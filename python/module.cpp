@@ -1,4 +1,4 @@
-// The `xgrad` Python module: the Flax page's function, the engine, the PRNG and
+// The extension `xgrad._xgrad` (python/xgrad/__init__.py re-exports it): the Flax page's function, the engine, the PRNG and
 // initializers, and .npy files. Exceptions keep the library's messages: ShapeError and
 // InvalidTokenId are ValueErrors, TokenIdOutOfRange an IndexError, NpyError an OSError.
 #include <pybind11/stl.h>
@@ -100,13 +100,18 @@ void bind_npy(py::module_& m) {
 
 }  // namespace
 
-PYBIND11_MODULE(xgrad, m) {
+PYBIND11_MODULE(_xgrad, m) {
   m.doc() =
       "xgrad: a small reverse-mode autodiff library whose token embedding has row-sparse\n"
       "gradients, and Flax's token_embed_forward bit for bit. Values are float32, ids int32.";
-  py::register_exception<ShapeError>(m, "ShapeError", PyExc_ValueError);
-  py::register_exception<InvalidTokenId>(m, "InvalidTokenId", PyExc_ValueError);
-  py::register_exception<TokenIdOutOfRange>(m, "TokenIdOutOfRange", PyExc_IndexError);
+  // The texts of core/errors.hpp.
+  py::register_exception<ShapeError>(m, "ShapeError", PyExc_ValueError).attr("__doc__") =
+      "Shapes that do not fit an op (inner dimensions of a matmul, a gradient whose shape differs\n"
+      "from its value, a reshape that changes the element count, ...). A ValueError.";
+  py::register_exception<InvalidTokenId>(m, "InvalidTokenId", PyExc_ValueError).attr("__doc__") =
+      "A token id that is not a finite integer (2.5, NaN, inf), or an empty id list. A ValueError.";
+  py::register_exception<TokenIdOutOfRange>(m, "TokenIdOutOfRange", PyExc_IndexError).attr("__doc__") =
+      "A token id outside [0, V). An IndexError.";
 
   bind_init(m);
   bind_flax(m);

@@ -48,7 +48,7 @@ def test_embed_row_sparse_gradient_equals_torch_sparse_gradient():
     ours, theirs = embed_pair()
     weights = np.random.default_rng(1).standard_normal((len(IDS), DIM)).astype(np.float32)
     weighted_sum_backward(ours, theirs, weights)
-    rows, values = ours.embedding.grad
+    rows, values = ours.embedding.row_sparse_grad
     grad = theirs.weight.grad
     assert grad.is_sparse
     grad = grad.coalesce()

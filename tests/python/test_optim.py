@@ -166,7 +166,7 @@ def test_loading_another_optimisers_state_names_both_kinds():
     ({"kind": "adamw", "step": 0}, ValueError, "AdamW.load_state: state has no 'arrays'"),
     ({"kind": "adamw", "step": -1, "arrays": {}}, ValueError, "state['step'] must be >= 0, got -1"),
     ({"kind": "adamw", "step": 1.5, "arrays": {}}, TypeError, "state['step'] must be an integer, got 1.5"),
-    ({"kind": "adamw", "step": 0, "arrays": {"w.exp_avg": "x"}}, TypeError,
+    ({"kind": "adamw", "step": 0, "arrays": {"w.exp_avg": "x"}}, ValueError,
      "state['arrays']['w.exp_avg'] must be an array of numbers"),
 ])
 def test_a_malformed_state_is_refused_naming_the_part(state, error, words):
