@@ -11,7 +11,8 @@ draws from the same RandomState. micrograd computes in float64, one scalar at a 
 in float32, one matrix at a time, with the operators inside `with xgrad.Tape()`; the losses
 printed agree with demo.ipynb's to about 1e-5 relative at every step, and so do the accuracies.
 
-Usage: PYTHONPATH=build/python python3 examples/python/moons.py [--steps N]
+Usage: PYTHONPATH=build/python python3 examples/python/moons.py [--steps N] [--plot FILE.png]
+--plot draws the decision boundary over the points, as the demo's last cell (matplotlib).
 Exits 1 unless every training point is classified right after training (micrograd's 100%)."""
 import argparse
 import random
@@ -98,10 +99,30 @@ def data_and_model():
     return xgrad.Tensor(X), xgrad.Tensor((y * 2 - 1).reshape(-1, 1)), model
 
 
+def plot_decision_boundary(model, X, y, path):
+    """The demo's last cell: the model's sign on a grid (spacing 0.25) under the points."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x0, x1 = np.meshgrid(np.arange(X[:, 0].min() - 1, X[:, 0].max() + 1, 0.25),
+                         np.arange(X[:, 1].min() - 1, X[:, 1].max() + 1, 0.25))
+    with xgrad.Tape(inference=True):
+        scores = model(xgrad.Tensor(np.c_[x0.ravel(), x1.ravel()]))
+    plt.figure(figsize=(5, 5))
+    plt.contourf(x0, x1, (scores.value > 0).reshape(x0.shape), cmap=plt.cm.Spectral, alpha=0.8)
+    plt.scatter(X[:, 0], X[:, 1], c=y, s=40, cmap=plt.cm.Spectral)
+    plt.xlim(x0.min(), x0.max())
+    plt.ylim(x1.min(), x1.max())
+    plt.savefig(path)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=STEPS, help=f"training steps (default {STEPS})")
-    steps = parser.parse_args().steps
+    parser.add_argument("--plot", metavar="FILE", help="also draw the decision boundary into FILE (PNG)")
+    args = parser.parse_args()
+    steps = args.steps
 
     X, y, model = data_and_model()
     optimizer = xgrad.optim.SGD(model.parameters(), lr=1.0)
@@ -118,6 +139,9 @@ def main():
     ok = accuracy == 1.0
     print(f"after {steps} steps: loss {loss.item():.8f}, accuracy {accuracy * 100:.1f}% "
           f"on the training points: {'ok' if ok else 'FAILED (micrograd reaches 100%)'}")
+    if args.plot:
+        plot_decision_boundary(model, X.value, y.value.ravel(), args.plot)
+        print(f"decision boundary: {args.plot}")
     return 0 if ok else 1
 
 

@@ -73,3 +73,11 @@ def test_make_moons_adds_gaussian_noise_of_the_given_scale_to_the_shuffled_point
     noise = noisy - clean
     assert abs(noise.mean()) < 0.02 and abs(noise.std() - 0.25) < 0.01
     assert not np.array_equal(y_clean[:50], np.zeros(50))   # shuffled, not 50 zeros then 50 ones
+
+
+def test_the_moons_demo_draws_its_decision_boundary_when_asked(tmp_path):
+    picture = tmp_path / "boundary.png"
+    run = run_moons("--plot", picture)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert f"decision boundary: {picture}" in run.stdout
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
