@@ -23,9 +23,9 @@ class Model:
         self.hidden = xgrad.Linear(CONTEXT * EMBED, HIDDEN, xgrad.fold_in(root, 1))
         self.output = xgrad.Linear(HIDDEN, VOCAB, xgrad.fold_in(root, 2))
 
-    def logits(self, tape, contexts):  # (B, C) ids -> (B, V)
-        x = xgrad.reshape(tape, self.embed(tape, contexts), [len(contexts), CONTEXT * EMBED])
-        return self.output(tape, xgrad.tanh(tape, self.hidden(tape, x)))
+    def logits(self, tape, contexts):  # (B, C) ids -> (B, V); the layers take the tape, methods find it
+        x = self.embed(tape, contexts).reshape(len(contexts), CONTEXT * EMBED)
+        return self.output(tape, self.hidden(tape, x).tanh())
 
     def parameters(self):
         return self.embed.parameters() + self.hidden.parameters() + self.output.parameters()
@@ -53,8 +53,8 @@ def main():
     eval_contexts, eval_targets = windows(validation, np.arange(0, len(validation) - CONTEXT, 7))
 
     def validation_loss():
-        tape = xgrad.Tape(inference=True)
-        return xgrad.softmax_cross_entropy(tape, model.logits(tape, eval_contexts), eval_targets).value.item()
+        with xgrad.Tape(inference=True) as tape:
+            return xgrad.softmax_cross_entropy(model.logits(tape, eval_contexts), eval_targets).item()
 
     table = model.embed.embedding
     initial_table = table.value.copy()
@@ -66,13 +66,13 @@ def main():
         contexts, targets = windows(train, rng.integers(0, len(train) - CONTEXT, BATCH))
         fed[contexts] = True
 
-        tape = xgrad.Tape()  # a new tape per step
-        loss = xgrad.softmax_cross_entropy(tape, model.logits(tape, contexts), targets)
-        tape.backward(loss)
+        with xgrad.Tape() as tape:  # a new tape per step
+            loss = xgrad.softmax_cross_entropy(model.logits(tape, contexts), targets)
+        loss.backward()
         sgd.step()  # the embedding's gradient is row-sparse: only the fed rows are written
         sgd.zero_grad()
         if step % 100 == 0 or step == steps:
-            print(f"step {step:5d}  batch loss {loss.value.item():.3f}  validation loss {validation_loss():.3f}")
+            print(f"step {step:5d}  batch loss {loss.item():.3f}  validation loss {validation_loss():.3f}")
 
     # Byte for byte: a never-fed row that moved by one ulp is a bug, not rounding.
     moved = (table.value != initial_table).any(axis=1)
