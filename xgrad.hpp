@@ -8,6 +8,7 @@
 #include "core/gradient.hpp"
 #include "core/gradient_check.hpp"
 #include "core/init/initializers.hpp"
+#include "core/init/name_hash.hpp"
 #include "core/init/random.hpp"
 #include "core/op.hpp"
 #include "core/operators.hpp"
