@@ -20,6 +20,7 @@
 #include "core/tensor.hpp"
 #include "core/threads.hpp"
 #include "core/token_ids.hpp"
+#include "layers/scope.hpp"
 #include "layers/embed.hpp"
 #include "layers/linear.hpp"
 #include "layers/layer_norm.hpp"
