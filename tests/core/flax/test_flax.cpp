@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "core/init/initializers.hpp"
 #include "tests/core/init/rows_support.hpp"
 #include "tests/known_answers.hpp"
+#include "tests/test_support.hpp"
 
 namespace {
 
@@ -308,4 +310,17 @@ TEST_CASE("The core name hash equals Flax's path hash of the one name", "[core][
     CHECK(random::name_hash(name) == flax::rng_path_hash({name}));
     CHECK(random::fold_in_name(random::prng_key(1), name) == flax::fold_in_static(random::prng_key(1), {name}));
   }
+}
+
+TEST_CASE("Embed with Flax's parameter key starts from Flax's table and looks up what token_embed_forward returns",
+          "[core][flax][layers][embed]") {
+  const std::int64_t seed = 7;
+  const xgrad::layers::Embed embed(11, 5, flax::param_key(random::prng_key(seed), {}, 1));
+  CHECK(xgrad::testing::bit_equal(embed.embedding().value(), flax::embed_table(seed, 11, 5)));
+
+  xgrad::Tape tape;
+  const xgrad::Array rows = embed(tape, xgrad::TokenIds{3, 10, 0, 3}).value();
+  const std::vector<float> expected = flax::token_embed_forward(seed, {3, 10, 0, 3}, 11, 5);
+  REQUIRE(rows.size() == expected.size());
+  CHECK(std::memcmp(rows.data(), expected.data(), expected.size() * sizeof(float)) == 0);
 }
