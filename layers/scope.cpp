@@ -8,6 +8,15 @@
 #include "core/init/name_hash.hpp"
 
 namespace xgrad::layers {
+namespace {
+
+// A name the list can take: non-empty and not in it yet.
+void check_new(const std::set<std::string>& names, const std::string& full) {
+  if (full.empty()) throw std::invalid_argument("Scope: a parameter at the root needs a name");
+  if (names.count(full) != 0) throw std::invalid_argument("Scope: duplicate parameter name " + full);
+}
+
+}  // namespace
 
 struct Scope::List {
   std::vector<NamedParameter> parameters;
@@ -35,7 +44,7 @@ std::string Scope::name_of(const std::string& name) const {
 
 Tensor Scope::param(const std::string& name, const Initializer& init, const Shape& shape) const {
   const std::string full = name_of(name);
-  if (list_->names.count(full) != 0) throw std::invalid_argument("Scope: duplicate parameter name " + full);
+  check_new(list_->names, full);
   if (list_->drawn_paths.count(path_) != 0) {
     throw std::logic_error("Scope \"" + path_ + "\": its key has already drawn a parameter, so " + full +
                            " would repeat its numbers; draw it in a child scope or give it a value");
@@ -45,15 +54,16 @@ Tensor Scope::param(const std::string& name, const Initializer& init, const Shap
     throw ShapeError("Scope: the initializer of " + full + " returned shape " + shape_string(shape_of(value)) +
                      ", expected " + shape_string(shape));
   }
+  Tensor t = add(full, std::move(value));
   list_->drawn_paths.insert(path_);
-  return add(full, std::move(value));
+  return t;
 }
 
 Tensor Scope::param(const std::string& name, Array value) const { return add(name_of(name), std::move(value)); }
 
 Tensor Scope::add(const std::string& full, Array value) const {
-  if (full.empty()) throw std::invalid_argument("Scope: a parameter at the root needs a name");
-  if (!list_->names.insert(full).second) throw std::invalid_argument("Scope: duplicate parameter name " + full);
+  check_new(list_->names, full);
+  list_->names.insert(full);
   Tensor t = Tensor::parameter(std::move(value), full);
   list_->parameters.push_back({full, t});
   return t;

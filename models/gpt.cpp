@@ -161,7 +161,8 @@ std::vector<std::int64_t> GPT::generate(const std::vector<std::int64_t>& prompt,
         weights[v] = std::exp((static_cast<double>(z[v]) - z[best]) / temperature);
         total += weights[v];
       }
-      double u = static_cast<double>(random::uniform(random::fold_in(key, static_cast<std::uint32_t>(k)), {})()) * total;
+      const Key draw = random::fold_in(key, static_cast<std::uint32_t>(k));
+      double u = static_cast<double>(random::uniform(draw, {})()) * total;
       for (std::size_t v = 0; v < V; ++v) {
         if (u < weights[v]) {
           pick = v;

@@ -101,6 +101,8 @@ TEST_CASE("An empty parameter name registers under the scope's own path", "[laye
   const Scope root(random::prng_key(6));
   CHECK(root.child("wte").param("", initializers::normal(1.0f), {3, 2}).name() == "wte");
   CHECK_THROWS_AS(root.param("", zeros_array({1})), std::invalid_argument);
+  CHECK_THROWS_AS(root.param("", initializers::normal(1.0f), {1}), std::invalid_argument);
+  CHECK(root.param("x", initializers::normal(1.0f), {1}).name() == "x");  // the refused call drew nothing
 }
 
 TEST_CASE("A child name that is empty or dotted is refused", "[layers][scope]") {

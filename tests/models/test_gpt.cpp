@@ -4,13 +4,14 @@
 // and AdamW's groups. (The PyTorch cross-check of the tiny model is tests/python/test_transformer_torch.py.)
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <set>
 
 #include "core/detail/parallel.hpp"
-#include "tests/test_support.hpp"
 #include "models/gpt.hpp"
+#include "tests/test_support.hpp"
 
 using namespace xgrad;
 using models::GPT;
@@ -387,7 +388,8 @@ TEST_CASE("generate repeats for a key, takes the most likely id at temperature 0
   const std::vector<std::int64_t> greedy = model.generate(prompt, 1, 0.0f, Key{});
   Tape tape(Tape::Mode::inference);
   const Array z = model.next_logits(tape, TokenIds(prompt, {1, 2})).value();
-  CHECK(static_cast<std::size_t>(greedy.back()) == static_cast<std::size_t>(std::max_element(z.begin(), z.end()) - z.begin()));
+  const auto best = std::max_element(z.begin(), z.end()) - z.begin();
+  CHECK(greedy.back() == static_cast<std::int64_t>(best));
 
   // Longer than the context (5): only the last 5 ids are read.
   const std::vector<std::int64_t> long_prompt{9, 9, 8, 1, 3, 3, 7, 0};
