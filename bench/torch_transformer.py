@@ -1,4 +1,4 @@
-"""The PyTorch twin of next_token's transformer (examples/next_token/transformer.hpp): a
+"""The PyTorch twin of next_token's transformer (models/gpt.hpp): a
 pre-norm GPT-2 layout with byte tokens, untied head without bias, trained with AdamW
 (betas 0.9/0.99, weight decay 0.1 on 2-D weights), gradient clipping at 1.0. Used by
 bench/torch_bench.py (training tokens/s, the same case names as xgrad_bench) and by

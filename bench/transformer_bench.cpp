@@ -13,7 +13,7 @@
 
 #include "core/detail/parallel.hpp"
 #include "embedding_bench.hpp"
-#include "transformer.hpp"
+#include "models/gpt.hpp"
 #include "xgrad.hpp"
 
 namespace bench {
@@ -23,7 +23,7 @@ using namespace xgrad;
 
 // FLOPs of one training token (forward + backward = 3x forward), as
 // bench/torch_transformer.py's flops_per_token counts them.
-double flops_per_token(const next_token::TransformerConfig& c) {
+double flops_per_token(const models::GPTConfig& c) {
   const double C = static_cast<double>(c.embed_dim), T = static_cast<double>(c.context);
   const double forward = static_cast<double>(c.layers) * (24 * C * C + 4 * T * C) +
                          2 * C * static_cast<double>(c.vocab);
@@ -57,13 +57,13 @@ double sgemm_peak(std::size_t threads) {
 }  // namespace
 
 void run_transformer_benchmarks(const BenchOptions& options, std::vector<Record>& records) {
-  next_token::TransformerConfig config;  // the L=2 configuration
+  models::GPTConfig config;  // the L=2 configuration
   config.layers = 2;
   config.heads = 4;
   config.embed_dim = 128;
   config.context = 64;
   const std::size_t batch = 32, time = config.context;
-  const next_token::Transformer model(config, 0);
+  const models::GPT model(config, 0);
   optim::AdamWOptions adamw;
   adamw.beta2 = 0.99f;
   adamw.weight_decay = 0.1f;

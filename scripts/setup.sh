@@ -10,7 +10,7 @@ packages=(
   catch2                                            # tests (Catch2 v2)
   graphviz                                          # dot: tape pictures (core/graph_dot) as SVG
   libxtensor-blas-dev                               # the testing kit's dense one-hot oracle (xt::linalg::dot)
-  nettle-dev                                        # SHA-1 for Flax's parameter-key hash
+  nettle-dev                                        # SHA-1 of xgrad::flax (optional: Flax compatibility)
   libcli11-dev                                      # command-line parsing in examples/
   nlohmann-json3-dev                                # tests read the known-answer vectors (JSON)
   python3-numpy                                     # tests read our .npy files with NumPy

@@ -64,11 +64,11 @@ class TransformerModel final : public LanguageModel {
     return out;
   }
   const Tensor& token_table() const override { return model_.token_embed().embedding(); }
-  bool dense_table_gradient() const override { return false; }  // the output head is its own matrix
+  bool dense_table_gradient() const override { return spec_.transformer.tie; }  // tied: the head is the table
 
  private:
   ModelSpec spec_;
-  Transformer model_;
+  models::GPT model_;
 };
 
 }  // namespace

@@ -1,5 +1,5 @@
 // The one interface train/evaluate/generate/checkpoint use for either model next_token can
-// train: the context-window MLP (model.hpp) or the small GPT (transformer.hpp). A batch is
+// train: the context-window MLP (model.hpp) or the small GPT (models/gpt.hpp). A batch is
 // B windows of the token stream; the model reads the first C ids of each window (its
 // context) and predicts P of them shifted by one: P = 1 for the MLP (the id after the
 // context), P = C = T for the transformer (every position). Not a model zoo: two kinds.
@@ -11,10 +11,12 @@
 #include <vector>
 
 #include "model.hpp"
-#include "transformer.hpp"
+#include "models/gpt.hpp"
 #include "xgrad.hpp"
 
 namespace next_token {
+
+using TransformerConfig = xgrad::models::GPTConfig;  // the library GPT's config
 
 enum class ModelKind { mlp, transformer };
 const char* model_kind_name(ModelKind kind);  // "mlp" or "transformer"

@@ -3,7 +3,6 @@
 #include <catch2/catch.hpp>
 
 #include "tests/test_support.hpp"
-#include "core/flax/flax.hpp"
 
 using namespace xgrad;
 using layers::Embed;
@@ -116,15 +115,18 @@ TEST_CASE("Embed attend maps (..., D) queries to (..., V) logits", "[layers][emb
   CHECK(logits.shape() == Shape{2, 4, 5});
 }
 
-TEST_CASE("Embed with Flax's parameter key starts from Flax's table and looks up what token_embed_forward returns",
-          "[layers][embed]") {
-  const std::int64_t seed = 7;
-  const Embed embed(11, 5, flax::param_key(random::prng_key(seed), {}, 1));
-  CHECK(bit_equal(embed.embedding().value(), flax::embed_table(seed, 11, 5)));
-
-  Tape tape;
-  const Array rows = embed(tape, TokenIds{3, 10, 0, 3}).value();
-  const std::vector<float> expected = flax::token_embed_forward(seed, {3, 10, 0, 3}, 11, 5);
-  REQUIRE(rows.size() == expected.size());
-  CHECK(std::memcmp(rows.data(), expected.data(), expected.size() * sizeof(float)) == 0);
+TEST_CASE("Embed from a scope draws its table from the scope's key under <path>.embedding or the path itself",
+          "[layers][embed][scope]") {
+  const layers::Scope root(random::prng_key(2));
+  EmbedOptions options;
+  options.init = initializers::normal(1.0f);
+  const Embed embed(root.child("tokens"), 6, 3, options);
+  options.table_name = "";
+  const Embed wte(root.child("wte"), 6, 3, options);
+  CHECK(root.names() == std::vector<std::string>{"tokens.embedding", "wte"});
+  CHECK(testing::bit_equal(embed.embedding().value(), random::normal(root.child("tokens").key(), {6, 3})));
+  CHECK(testing::bit_equal(wte.embedding().value(), random::normal(root.child("wte").key(), {6, 3})));
+  CHECK_THROWS_AS(Embed(root.child("wte"), 6, 3, options), std::invalid_argument);  // wte is taken
+  CHECK_THROWS_AS(Embed(root.child("bad"), 0, 3, options), std::invalid_argument);
+  CHECK(root.count() == 2);
 }

@@ -1,4 +1,4 @@
-"""next_token's toy GPT (examples/next_token/transformer.hpp) against the same model written in
+"""The library GPT (models/gpt.hpp), as next_token trains it, against the same model written in
 PyTorch, the Block of bench/torch_transformer.py (nn.LayerNorm, gelu tanh, masked softmax):
 tests/examples/next_token/dump_transformer_for_torch.cpp writes a tiny model's parameters,
 ids, logits, loss and gradients as .npy; here they are loaded into PyTorch and recomputed.

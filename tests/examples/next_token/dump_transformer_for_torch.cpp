@@ -8,7 +8,7 @@
 #include <string>
 
 #include "core/io/npy.hpp"
-#include "transformer.hpp"
+#include "models/gpt.hpp"
 
 using namespace xgrad;
 
@@ -29,18 +29,18 @@ int main(int argc, char** argv) {
   }
   try {
     const std::string dir = argv[1];
-    next_token::TransformerConfig config;
+    models::GPTConfig config;
     config.vocab = 11;
     config.context = 5;
     config.layers = 2;
     config.heads = 2;
     config.embed_dim = 8;
-    const next_token::Transformer model(config, 7);
+    const models::GPT model(config, 7);
     // Values of order 1 instead of GPT-2's 0.02 (LayerNorm weights around 1), so that every
     // path contributes visibly to the logits and gradients the test compares.
     const Key key = random::prng_key(99);
     std::uint32_t index = 0;
-    for (const next_token::Transformer::Parameter& p : model.parameters()) {
+    for (const layers::NamedParameter& p : model.parameters()) {
       Array value = random::normal(random::fold_in(key, index++), p.tensor.shape()) * 0.3f;
       const bool norm_weight = p.name.size() > 7 && p.name.compare(p.name.size() - 7, 7, ".weight") == 0;
       if (norm_weight) value += 1.0f;  // only LayerNorms have ".weight" (Linear: ".kernel")
@@ -57,7 +57,7 @@ int main(int argc, char** argv) {
     npy::save(dir + "/targets.npy", ids_as_floats(targets));
     npy::save(dir + "/logits.npy", logits.value());
     npy::save(dir + "/loss.npy", loss.value());
-    for (const next_token::Transformer::Parameter& p : model.parameters()) {
+    for (const layers::NamedParameter& p : model.parameters()) {
       npy::save(dir + "/grad_" + p.name + ".npy", p.tensor.grad().to_dense());
     }
     return 0;
