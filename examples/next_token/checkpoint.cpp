@@ -95,9 +95,10 @@ float number_field(const json& object, const char* key, double lo, double hi, co
   return static_cast<float>(value.get<double>());
 }
 
-TrainOptions parse_training(const json& t, const std::string& path) {
+// The saved hyperparameters over `kind`'s defaults (the run length and evaluation are never saved).
+TrainOptions parse_training(const json& t, ModelKind kind, const std::string& path) {
   namespace lim = limits;
-  TrainOptions o;
+  TrainOptions o = default_training(kind);
   const std::string where = path + " (training)";
   const std::string optimizer = t.at("optimizer").get<std::string>();
   const std::string schedule = t.at("schedule").get<std::string>();
@@ -233,7 +234,8 @@ json model_json(const ModelSpec& spec, const Vocabulary& vocabulary) {
   } else {
     const TransformerConfig& c = spec.transformer;
     m.update({{"context", c.context}, {"embed_dim", c.embed_dim}, {"blocks", c.layers}, {"heads", c.heads},
-              {"dropout", c.dropout}, {"attention_dropout", c.attention_dropout}});
+              {"dropout", c.dropout}, {"attention_dropout", c.attention_dropout}, {"bias", spec.transformer_bias},
+              {"tie", spec.transformer_tie}});
   }
   return m;
 }
@@ -360,6 +362,9 @@ CheckpointInfo parse_checkpoint_info(const std::string& manifest_text, const std
       c.dropout = number_field(m, "dropout", 0.0, 0.99, path);
       // Checkpoints from before attention dropout have no field: they trained without it.
       c.attention_dropout = m.contains("attention_dropout") ? number_field(m, "attention_dropout", 0.0, 0.99, path) : 0.0f;
+      // Nor before nanoGPT's options: they had biases and an untied head.
+      info.spec.transformer_bias = m.contains("bias") ? m.at("bias").get<bool>() : true;
+      info.spec.transformer_tie = m.contains("tie") ? m.at("tie").get<bool>() : false;
     }
     if (const long double n = parameter_count(info.spec); n > static_cast<long double>(lim::kMaxParameters)) {
       char count[64];
@@ -370,7 +375,7 @@ CheckpointInfo parse_checkpoint_info(const std::string& manifest_text, const std
     }
     info.step = static_cast<std::size_t>(whole_field(manifest, "step", 0, lim::kMaxTotalSteps, path));
     info.seed = static_cast<std::uint64_t>(whole_field(manifest, "seed", 0, lim::kMaxSeed, path));
-    if (manifest.contains("training")) info.training = parse_training(manifest["training"], path);
+    if (manifest.contains("training")) info.training = parse_training(manifest["training"], info.spec.kind, path);
     if (manifest.contains("sampler")) {
       const std::string hex = manifest["sampler"].at("rng_state").get<std::string>();
       char* end = nullptr;

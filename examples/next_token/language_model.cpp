@@ -2,6 +2,9 @@
 // reshape of the transformer's (B, T, V) logits to (B * T, V).
 #include "language_model.hpp"
 
+#include <stdexcept>
+#include <utility>
+
 namespace next_token {
 
 using namespace xgrad;
@@ -75,6 +78,12 @@ class TransformerModel final : public LanguageModel {
 
 std::unique_ptr<LanguageModel> make_model(const ModelSpec& spec, std::int64_t seed) {
   if (spec.kind == ModelKind::mlp) return std::make_unique<MlpModel>(spec, seed);
+  for (const auto& [wanted, flag] : {std::pair{!spec.transformer_bias, "--no-bias"}, {spec.transformer_tie, "--tie"}}) {
+    if (wanted) {
+      throw std::invalid_argument(std::string(flag) + " with --model transformer is not yet supported: this build's "
+                                  "GPT always has biases and an untied head");
+    }
+  }
   return std::make_unique<TransformerModel>(spec, seed);
 }
 

@@ -24,6 +24,11 @@ struct ModelSpec {
   ModelKind kind = ModelKind::mlp;
   ModelConfig mlp;
   TransformerConfig transformer;
+  // nanoGPT's options for the transformer (--no-bias, --tie): Linear and LayerNorm without
+  // biases, the head tied to wte. They become GPTConfig's bias and tie when the GPT is a
+  // library model; until then make_model refuses them.
+  bool transformer_bias = true;
+  bool transformer_tie = false;
 
   std::size_t vocab() const { return kind == ModelKind::mlp ? mlp.vocab : transformer.vocab; }
   std::size_t context() const { return kind == ModelKind::mlp ? mlp.context : transformer.context; }
@@ -65,7 +70,7 @@ class LanguageModel {
   std::size_t parameter_count() const;
 };
 
-// Throws std::invalid_argument for a configuration the model refuses.
+// Throws std::invalid_argument for a configuration the model refuses (or cannot build yet).
 std::unique_ptr<LanguageModel> make_model(const ModelSpec& spec, std::int64_t seed);
 
 }  // namespace next_token

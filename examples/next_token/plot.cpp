@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
+#include "common/numbers.hpp"
 #include "core/io/atomic_file.hpp"
 
 namespace next_token {
@@ -16,11 +17,7 @@ namespace {
 
 const char* const kFont = "font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\"";
 
-std::string num(double value, int digits = 1) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%.*f", digits, value);
-  return buffer;
-}
+std::string num(double value, int digits = 1) { return examples::fixed(value, digits); }
 
 std::string escape(const std::string& text) {
   std::string out;

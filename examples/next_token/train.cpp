@@ -61,6 +61,23 @@ float gradient_norm(const std::vector<Tensor>& parameters) {
 
 }  // namespace
 
+TrainOptions default_training(ModelKind kind) {
+  TrainOptions t;
+  if (kind == ModelKind::mlp) return t;
+  t.steps = 5000;
+  t.batch = 32;
+  t.optimizer = OptimizerKind::adamw;
+  t.schedule = ScheduleKind::cosine;
+  t.lr = 3e-3f;
+  t.lr_final = 3e-4f;
+  t.warmup = 100;
+  t.weight_decay = 0.1f;
+  t.clip = 1.0f;
+  t.eval_every = 500;
+  t.eval_windows = 512;
+  return t;
+}
+
 double evaluate(const LanguageModel& model, const std::vector<std::int32_t>& tokens,
                 const std::vector<std::size_t>& positions) {
   const std::size_t context = model.context();

@@ -44,6 +44,11 @@ struct TrainOptions {
   std::size_t total_schedule_steps() const { return schedule_steps ? schedule_steps : first_step + steps; }
 };
 
+// The defaults for `kind`: the above for the MLP; for the transformer AdamW 3e-3 -> 3e-4 on a
+// cosine with 100 warmup steps, weight decay 0.1, clipping at 1, B = 32, 5000 steps, a loss
+// every 500 on 512 windows (README.md, next_token, has the runs behind them).
+TrainOptions default_training(ModelKind kind);
+
 // Stream purposes for stream_seed.
 constexpr std::uint64_t kBatchStream = 1;
 constexpr std::uint64_t kSampleStream = 2;
