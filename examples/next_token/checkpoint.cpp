@@ -331,6 +331,79 @@ long double parameter_count(const ModelSpec& spec) {
   return 2 * V * C + T * C + L * (12 * C * C + 13 * C) + 2 * C;
 }
 
+namespace {
+
+ModelSpec parse_model_spec(const json& m, int version, const std::string& path) {
+  namespace lim = limits;
+  ModelSpec spec;
+  const std::string kind = version == 2 ? "mlp" : m.at("kind").get<std::string>();
+  if (kind != "mlp" && kind != "transformer") {
+    throw CheckpointError(path + ": unknown model kind \"" + printable_bytes(kind) + "\"");
+  }
+  spec.kind = kind == "mlp" ? ModelKind::mlp : ModelKind::transformer;
+  spec.set_vocab(static_cast<std::size_t>(whole_field(m, "vocab", lim::kMinVocab, lim::kMaxVocab, path)));
+  if (spec.kind == ModelKind::mlp) {
+    ModelConfig& c = spec.mlp;
+    c.context = static_cast<std::size_t>(whole_field(m, "context", 1, lim::kMaxContext, path));
+    c.embed_dim = static_cast<std::size_t>(whole_field(m, "embed_dim", 1, lim::kMaxEmbedDim, path));
+    c.hidden = static_cast<std::size_t>(whole_field(m, "hidden", 0, lim::kMaxHidden, path));
+    c.tie = m.at("tie").get<bool>();
+  } else {
+    TransformerConfig& c = spec.transformer;
+    c.context = static_cast<std::size_t>(whole_field(m, "context", 1, lim::kMaxBlock, path));
+    c.embed_dim = static_cast<std::size_t>(whole_field(m, "embed_dim", 1, lim::kMaxEmbedDim, path));
+    c.layers = static_cast<std::size_t>(whole_field(m, "blocks", 1, lim::kMaxLayers, path));
+    c.heads = static_cast<std::size_t>(whole_field(m, "heads", 1, lim::kMaxHeads, path));
+    c.dropout = number_field(m, "dropout", 0.0, 0.99, path);
+    // Checkpoints from before attention dropout have no field: they trained without it.
+    c.attention_dropout = m.contains("attention_dropout") ? number_field(m, "attention_dropout", 0.0, 0.99, path) : 0.0f;
+    // Nor before nanoGPT's options: they had biases and an untied head.
+    spec.transformer_bias = m.contains("bias") ? m.at("bias").get<bool>() : true;
+    spec.transformer_tie = m.contains("tie") ? m.at("tie").get<bool>() : false;
+  }
+  if (const long double n = parameter_count(spec); n > static_cast<long double>(lim::kMaxParameters)) {
+    char count[64];
+    std::snprintf(count, sizeof count, "%.0Lf", n);
+    throw CheckpointError(path + ": the model (" + describe(spec) + ") has " + count +
+                          " parameters, more than the largest next_token builds (" +
+                          std::to_string(lim::kMaxParameters) + ")");
+  }
+  return spec;
+}
+
+// The vocabulary the manifest holds, checked against its checksum and the model's V.
+Vocabulary parse_vocabulary(const json& manifest, const ModelSpec& spec, const std::string& path) {
+  const std::string tokens = manifest["model"].at("tokens").get<std::string>();
+  Vocabulary vocabulary;
+  if (tokens == "word") {
+    vocabulary = Vocabulary::words(manifest.at("vocabulary").get<std::vector<std::string>>());
+  } else if (tokens == "bpe") {
+    vocabulary = Vocabulary::bpe(bpe::merges_from_json(manifest.at("vocabulary")));
+  } else if (tokens != "byte") {
+    throw CheckpointError(path + ": unknown token kind \"" + printable_bytes(tokens) + "\"");
+  }
+  if (vocabulary.size() != spec.vocab()) {
+    throw CheckpointError(path + ": the vocabulary has " + std::to_string(vocabulary.size()) +
+                          " entries but the model's V is " + std::to_string(spec.vocab()));
+  }
+  if (manifest.at("vocabulary_fnv1a64").get<std::string>() != checksum(vocabulary)) {
+    throw CheckpointError(path + ": the vocabulary does not match its checksum (edited by hand?)");
+  }
+  return vocabulary;
+}
+
+std::uint64_t parse_sampler_state(const json& sampler, const std::string& path) {
+  const std::string hex = sampler.at("rng_state").get<std::string>();
+  char* end = nullptr;
+  const unsigned long long value = std::strtoull(hex.c_str(), &end, 16);
+  if (hex.size() != 16 || end != hex.c_str() + 16) {
+    throw CheckpointError(path + ": sampler \"rng_state\" is \"" + printable_bytes(hex) + "\", not 16 hex digits");
+  }
+  return static_cast<std::uint64_t>(value);
+}
+
+}  // namespace
+
 CheckpointInfo parse_checkpoint_info(const std::string& manifest_text, const std::string& path) {
   namespace lim = limits;
   const json manifest = parse_manifest(manifest_text, path);
@@ -339,70 +412,14 @@ CheckpointInfo parse_checkpoint_info(const std::string& manifest_text, const std
     if (!manifest.contains("model") || !manifest["model"].is_object()) {
       throw CheckpointError(path + ": missing field \"model\"");
     }
-    const json& m = manifest["model"];
     info.version = manifest["version"].get<int>();
-    const std::string kind = info.version == 2 ? "mlp" : m.at("kind").get<std::string>();
-    if (kind != "mlp" && kind != "transformer") {
-      throw CheckpointError(path + ": unknown model kind \"" + printable_bytes(kind) + "\"");
-    }
-    info.spec.kind = kind == "mlp" ? ModelKind::mlp : ModelKind::transformer;
-    info.spec.set_vocab(static_cast<std::size_t>(whole_field(m, "vocab", lim::kMinVocab, lim::kMaxVocab, path)));
-    if (info.spec.kind == ModelKind::mlp) {
-      ModelConfig& c = info.spec.mlp;
-      c.context = static_cast<std::size_t>(whole_field(m, "context", 1, lim::kMaxContext, path));
-      c.embed_dim = static_cast<std::size_t>(whole_field(m, "embed_dim", 1, lim::kMaxEmbedDim, path));
-      c.hidden = static_cast<std::size_t>(whole_field(m, "hidden", 0, lim::kMaxHidden, path));
-      c.tie = m.at("tie").get<bool>();
-    } else {
-      TransformerConfig& c = info.spec.transformer;
-      c.context = static_cast<std::size_t>(whole_field(m, "context", 1, lim::kMaxBlock, path));
-      c.embed_dim = static_cast<std::size_t>(whole_field(m, "embed_dim", 1, lim::kMaxEmbedDim, path));
-      c.layers = static_cast<std::size_t>(whole_field(m, "blocks", 1, lim::kMaxLayers, path));
-      c.heads = static_cast<std::size_t>(whole_field(m, "heads", 1, lim::kMaxHeads, path));
-      c.dropout = number_field(m, "dropout", 0.0, 0.99, path);
-      // Checkpoints from before attention dropout have no field: they trained without it.
-      c.attention_dropout = m.contains("attention_dropout") ? number_field(m, "attention_dropout", 0.0, 0.99, path) : 0.0f;
-      // Nor before nanoGPT's options: they had biases and an untied head.
-      info.spec.transformer_bias = m.contains("bias") ? m.at("bias").get<bool>() : true;
-      info.spec.transformer_tie = m.contains("tie") ? m.at("tie").get<bool>() : false;
-    }
-    if (const long double n = parameter_count(info.spec); n > static_cast<long double>(lim::kMaxParameters)) {
-      char count[64];
-      std::snprintf(count, sizeof count, "%.0Lf", n);
-      throw CheckpointError(path + ": the model (" + describe(info.spec) + ") has " + count +
-                            " parameters, more than the largest next_token builds (" +
-                            std::to_string(lim::kMaxParameters) + ")");
-    }
+    info.spec = parse_model_spec(manifest["model"], info.version, path);
     info.step = static_cast<std::size_t>(whole_field(manifest, "step", 0, lim::kMaxTotalSteps, path));
     info.seed = static_cast<std::uint64_t>(whole_field(manifest, "seed", 0, lim::kMaxSeed, path));
     if (manifest.contains("training")) info.training = parse_training(manifest["training"], info.spec.kind, path);
-    if (manifest.contains("sampler")) {
-      const std::string hex = manifest["sampler"].at("rng_state").get<std::string>();
-      char* end = nullptr;
-      const unsigned long long value = std::strtoull(hex.c_str(), &end, 16);
-      if (hex.size() != 16 || end != hex.c_str() + 16) {
-        throw CheckpointError(path + ": sampler \"rng_state\" is \"" + printable_bytes(hex) + "\", not 16 hex digits");
-      }
-      info.sampler_state = static_cast<std::uint64_t>(value);
-    }
+    if (manifest.contains("sampler")) info.sampler_state = parse_sampler_state(manifest["sampler"], path);
     info.has_optimizer_state = manifest.contains("optimizer");
-    const std::string tokens = m.at("tokens").get<std::string>();
-    if (tokens == "byte") {
-      info.vocabulary = Vocabulary::bytes();
-    } else if (tokens == "word") {
-      info.vocabulary = Vocabulary::words(manifest.at("vocabulary").get<std::vector<std::string>>());
-    } else if (tokens == "bpe") {
-      info.vocabulary = Vocabulary::bpe(bpe::merges_from_json(manifest.at("vocabulary")));
-    } else {
-      throw CheckpointError(path + ": unknown token kind \"" + printable_bytes(tokens) + "\"");
-    }
-    if (info.vocabulary.size() != info.spec.vocab()) {
-      throw CheckpointError(path + ": the vocabulary has " + std::to_string(info.vocabulary.size()) +
-                            " entries but the model's V is " + std::to_string(info.spec.vocab()));
-    }
-    if (manifest.at("vocabulary_fnv1a64").get<std::string>() != checksum(info.vocabulary)) {
-      throw CheckpointError(path + ": the vocabulary does not match its checksum (edited by hand?)");
-    }
+    info.vocabulary = parse_vocabulary(manifest, info.spec, path);
     return info;
   } catch (const json::exception& e) {
     throw CheckpointError(path + ": missing or mistyped field (" + printable_bytes(e.what()) + ")");

@@ -127,8 +127,11 @@ std::string printable(const std::string& text) {
   return out;
 }
 
-nlohmann::json summary_json(const RunSummary& s) {
-  using nlohmann::json;
+namespace {
+
+using nlohmann::json;
+
+json curve_json(const RunSummary& s) {
   json curve = json::array();
   for (const CurvePoint& p : s.result.curve) {
     curve.push_back({{"step", p.step},
@@ -137,7 +140,10 @@ nlohmann::json summary_json(const RunSummary& s) {
                      {"train_bits_per_byte", s.train_bits_per_byte(p.train)},
                      {"validation_bits_per_byte", s.validation_bits_per_byte(p.validation)}});
   }
-  const TrainOptions& o = s.options;
+  return curve;
+}
+
+json model_summary_json(const RunSummary& s) {
   json model{{"kind", model_kind_name(s.model.kind)},
              {"tokens", token_kind_name(s.tokens)},
              {"vocab", s.model.vocab()},
@@ -152,6 +158,28 @@ nlohmann::json summary_json(const RunSummary& s) {
     model.update({{"embed_dim", c.embed_dim}, {"blocks", c.layers}, {"heads", c.heads}, {"dropout", shortest_double(c.dropout)},
                   {"attention_dropout", shortest_double(c.attention_dropout)}});
   }
+  return model;
+}
+
+json optimizer_json(const TrainOptions& o) {
+  return {{"kind", optimizer_kind_name(o.optimizer)},
+          {"schedule", schedule_kind_name(o.schedule)},
+          {"lr", shortest_double(o.lr)},
+          {"lr_final", shortest_double(o.lr_final)},
+          {"warmup", o.warmup},
+          {"schedule_steps", o.total_schedule_steps()},
+          {"momentum", shortest_double(o.momentum)},
+          {"weight_decay", shortest_double(o.weight_decay)},
+          {"beta1", shortest_double(o.beta1)},
+          {"beta2", shortest_double(o.beta2)},
+          {"eps", shortest_double(o.eps)},
+          {"clip", shortest_double(o.clip)}};
+}
+
+}  // namespace
+
+nlohmann::json summary_json(const RunSummary& s) {
+  const TrainOptions& o = s.options;
   return json{
       {"steps", s.result.steps},
       {"tokens", s.result.tokens},
@@ -189,19 +217,8 @@ nlohmann::json summary_json(const RunSummary& s) {
                   {"train_bytes", s.train_bytes},
                   {"validation_bytes", s.validation_bytes},
                   {"unknown_tokens", s.unknown_tokens}}},
-      {"model", model},
-      {"optimizer", {{"kind", optimizer_kind_name(o.optimizer)},
-                     {"schedule", schedule_kind_name(o.schedule)},
-                     {"lr", shortest_double(o.lr)},
-                     {"lr_final", shortest_double(o.lr_final)},
-                     {"warmup", o.warmup},
-                     {"schedule_steps", o.total_schedule_steps()},
-                     {"momentum", shortest_double(o.momentum)},
-                     {"weight_decay", shortest_double(o.weight_decay)},
-                     {"beta1", shortest_double(o.beta1)},
-                     {"beta2", shortest_double(o.beta2)},
-                     {"eps", shortest_double(o.eps)},
-                     {"clip", shortest_double(o.clip)}}},
+      {"model", model_summary_json(s)},
+      {"optimizer", optimizer_json(o)},
       {"training", {{"batch_size", o.batch},
                     {"lr", shortest_double(o.lr)},
                     {"lr_final", shortest_double(o.lr_final)},
@@ -209,7 +226,7 @@ nlohmann::json summary_json(const RunSummary& s) {
                     {"weight_decay", shortest_double(o.weight_decay)},
                     {"eval_every", o.eval_every},
                     {"eval_windows", o.eval_windows}}},
-      {"curve", curve},
+      {"curve", curve_json(s)},
       {"temperature", s.temperature},
       {"samples", s.samples},
   };
