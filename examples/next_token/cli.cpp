@@ -351,6 +351,9 @@ int run_reporting_errors(int argc, const char* const* argv, std::ostream& out, s
   try {
     Plan plan = plan_run(argc, argv, out, err);
     return plan.help ? kExitOk : run_plan(plan, out, err, interactive);
+  } catch (const CLI::FileError& e) {  // --config FILE
+    err << "next_token: --config: " << xgrad::io::printable_bytes(e.what()) << "\n";
+    return kExitError;
   } catch (const CLI::ParseError& e) {
     err << "next_token: " << xgrad::io::printable_bytes(e.what(), /*keep_newlines=*/true)
         << "\nRun next_token --help for the flags and their defaults.\n";
