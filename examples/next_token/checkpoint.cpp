@@ -182,6 +182,9 @@ std::string checksum(const Vocabulary& vocabulary) {
     text = kByteVocabulary;
   } else if (vocabulary.kind() == TokenKind::bpe) {
     text = bpe::canonical_text(vocabulary.merges());
+  } else if (vocabulary.kind() == TokenKind::character) {
+    text = "characters ";  // then each one; a character is one code point, so no separator is needed
+    for (const std::string& c : vocabulary.character_list()) text += c;
   } else {
     for (const std::string& word : vocabulary.word_list()) text += word + "\n";
   }
@@ -240,6 +243,16 @@ json model_json(const ModelSpec& spec, const Vocabulary& vocabulary) {
   return m;
 }
 
+json vocabulary_json(const Vocabulary& vocabulary) {
+  switch (vocabulary.kind()) {
+    case TokenKind::word: return vocabulary.word_list();
+    case TokenKind::bpe: return bpe::merges_to_json(vocabulary.merges());
+    case TokenKind::character: return vocabulary.character_list();
+    case TokenKind::byte: break;
+  }
+  return kByteVocabulary;
+}
+
 std::string hex64(std::uint64_t value) {
   char text[17];
   std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(value));
@@ -292,9 +305,7 @@ void save_checkpoint(const std::string& dir, const LanguageModel& model, const V
           {"step", state.step},
           {"seed", state.seed},
           {"model", model_json(model.spec(), vocabulary)},
-          {"vocabulary", vocabulary.kind() == TokenKind::word  ? json(vocabulary.word_list())
-                         : vocabulary.kind() == TokenKind::bpe ? bpe::merges_to_json(vocabulary.merges())
-                                                               : json(kByteVocabulary)},
+          {"vocabulary", vocabulary_json(vocabulary)},
           {"vocabulary_fnv1a64", checksum(vocabulary)},
           {"parameters", entries},
           {"run", extra},
@@ -379,6 +390,8 @@ Vocabulary parse_vocabulary(const json& manifest, const ModelSpec& spec, const s
     vocabulary = Vocabulary::words(manifest.at("vocabulary").get<std::vector<std::string>>());
   } else if (tokens == "bpe") {
     vocabulary = Vocabulary::bpe(bpe::merges_from_json(manifest.at("vocabulary")));
+  } else if (tokens == "char") {
+    vocabulary = Vocabulary::characters(manifest.at("vocabulary").get<std::vector<std::string>>());
   } else if (tokens != "byte") {
     throw CheckpointError(path + ": unknown token kind \"" + printable_bytes(tokens) + "\"");
   }

@@ -98,6 +98,7 @@ Vocabulary make_vocabulary(const RunConfig& c, const std::string& text, const Ch
   if (checkpoint) return checkpoint->vocabulary;
   if (c.tokens == TokenKind::word) return Vocabulary::words_from_text(text, c.vocab_size);
   if (c.tokens == TokenKind::byte) return Vocabulary::bytes();
+  if (c.tokens == TokenKind::character) return Vocabulary::characters_from_text(text);  // all of it, as nanoGPT's
   try {  // only on the training split, so the validation text stays unseen
     return Vocabulary::bpe_from_text(text.substr(0, bpe_training_bytes(text, c.validation_fraction)), c.vocab_size);
   } catch (const std::invalid_argument& e) {
@@ -117,7 +118,12 @@ auto refused_as_usage(Make make) {
 std::vector<std::int32_t> encode_prompt(const RunConfig& c, const Vocabulary& vocabulary, const LanguageModel& model) {
   if (c.prompt.empty()) return {};
   check_text(c.prompt, "--prompt");
-  const std::vector<std::int32_t> ids = vocabulary.encode(c.prompt);
+  std::vector<std::int32_t> ids;
+  try {
+    ids = vocabulary.encode(c.prompt);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError("--prompt: " + std::string(e.what()));
+  }
   if (ids.size() < model.min_context()) {
     throw UsageError("--prompt \"" + c.prompt + "\" has " + std::to_string(ids.size()) +
                      " tokens; the model's context needs at least " + std::to_string(model.min_context()));
@@ -215,13 +221,14 @@ void print_header(std::ostream& out, std::ostream& err, const RunConfig& c, cons
       << (c.threads == 1 ? " thread" : " threads") << std::endl;
 }
 
-// Default prompts: the first C tokens of a line of the training text (bytes), or of a
-// random place in it (words).
-std::vector<std::int32_t> pick_prompt(const std::vector<std::int32_t>& train, std::size_t context, TokenKind kind, Rng& rng) {
+// Default prompts: the first C tokens of a line of the training text (bytes, characters), or
+// of a random place in it (words, BPE).
+std::vector<std::int32_t> pick_prompt(const std::vector<std::int32_t>& train, std::size_t context,
+                                      std::optional<std::int32_t> newline, Rng& rng) {
   std::vector<std::size_t> starts;
-  if (kind == TokenKind::byte) {
+  if (newline) {
     for (std::size_t p = 0; p + context <= train.size(); ++p) {
-      if (p == 0 || train[p - 1] == '\n') starts.push_back(p);
+      if (p == 0 || train[p - 1] == *newline) starts.push_back(p);
     }
   }
   const std::size_t start = starts.empty() ? static_cast<std::size_t>(rng.below(train.size() - context + 1))
@@ -235,7 +242,7 @@ std::vector<std::string> draw_samples(const RunConfig& c, const Built& b, std::s
   Rng rng(stream_seed(c.train.seed, kSampleStream, last_step));
   const TokenKind kind = b.vocabulary.kind();
   const std::size_t length = c.sample_length               ? c.sample_length
-                             : kind == TokenKind::byte ? 200
+                             : kind == TokenKind::byte || kind == TokenKind::character ? 200
                              : kind == TokenKind::bpe  ? 80
                                                        : 40;
   // The MLP needs its whole window; the transformer starts from a short prompt, so most of
@@ -245,7 +252,7 @@ std::vector<std::string> draw_samples(const RunConfig& c, const Built& b, std::s
   std::vector<std::string> samples;
   for (std::size_t i = 0; i < c.samples; ++i) {
     const std::vector<std::int32_t> prompt =
-        b.prompt.empty() ? pick_prompt(b.split.train, prompt_length, kind, rng) : b.prompt;
+        b.prompt.empty() ? pick_prompt(b.split.train, prompt_length, b.vocabulary.newline_id(), rng) : b.prompt;
     // Byte-level samples can be invalid UTF-8; keep them printable (and valid in --json).
     samples.push_back(printable(b.vocabulary.decode(generate(*b.model, prompt, length, c.temperature, rng))));
   }

@@ -71,8 +71,9 @@ void add_data_flags(CLI::App& app, RunConfig& c) {
       ->default_str("examples/data/genesis_kjv.txt (shipped: Genesis, KJV)");
   app.add_option("--tokens", c.tokens, "byte: V = 256 byte values; word: the corpus's words (whitespace-"
                                        "separated, punctuation split off), id 0 = <unk>; bpe: byte-level BPE "
-                                       "(minbpe's merges) trained on the training split")
-      ->type_name("TEXT")->transform(one_of({"byte", "word", "bpe"}))->default_str("byte");
+                                       "(minbpe's merges) trained on the training split; char: the corpus's "
+                                       "characters (code points) in order, as nanoGPT's shakespeare_char")
+      ->type_name("TEXT")->transform(one_of({"byte", "word", "bpe", "char"}))->default_str("byte");
   app.add_option("--vocab-size", c.vocab_size, "with --tokens word: V at most this, <unk> included "
                                                "(the most frequent words; ties in byte order); with --tokens bpe: "
                                                "V exactly, in [256, 65536] (default 512)")
@@ -162,7 +163,8 @@ void add_training_flags(CLI::App& app, RunConfig& c) {
 
 void add_output_flags(CLI::App& app, RunConfig& c) {
   app.add_option("--samples", c.samples, "texts generated at the end")->transform(whole_number(0, 100));
-  app.add_option("--sample-length", c.sample_length, "tokens per sample; 0: 200 bytes, 40 words or 80 BPE tokens")
+  app.add_option("--sample-length", c.sample_length, "tokens per sample; 0: 200 bytes or characters, 40 words or "
+                                                     "80 BPE tokens")
       ->transform(whole_number(0, 100000));
   app.add_option("--temperature", c.temperature, "sampling temperature; 0 always picks the likeliest token")
       ->check(finite_range(0.0, 100.0));
@@ -314,7 +316,8 @@ void check_training(const RunConfig& c) {
 void check_vocab_size(const CLI::App& app, const RunConfig& c) {
   const bool sized = c.tokens == TokenKind::word || c.tokens == TokenKind::bpe;
   if (given(app, "--vocab-size") && !sized && c.load.empty()) {
-    throw UsageError("--vocab-size applies to --tokens word or bpe only (byte tokens always have V = 256)");
+    throw UsageError("--vocab-size applies to --tokens word or bpe only (byte tokens always have V = 256, "
+                     "char tokens the corpus's characters)");
   }
   if (c.tokens == TokenKind::bpe && c.load.empty() && !bpe::vocab_size_problem(c.vocab_size).empty()) {
     throw UsageError("--vocab-size " + std::to_string(c.vocab_size) + ": " + bpe::vocab_size_problem(c.vocab_size));

@@ -295,6 +295,7 @@ void id_axis(std::ostream& svg, const RowsLayout& L, const Vocabulary& vocabular
   svg << text(L.left + L.plot_w / 2, axis_y + 36,
               std::string("token id (") + (vocabulary.kind() == TokenKind::byte  ? "byte value"
                                   : vocabulary.kind() == TokenKind::bpe ? "0-255 bytes, then BPE merges in order"
+                                  : vocabulary.kind() == TokenKind::character ? "character, in code point order"
                                                                         : "word rank; 0 is <unk>") + ")",
               "text-anchor=\"middle\"");
 }
