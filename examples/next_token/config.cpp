@@ -53,7 +53,7 @@ nlohmann::json config_json(const RunConfig& c) {
       {"schedule", schedule_kind_name(t.schedule)}, {"lr", shortest_double(t.lr)},
       {"lr-final", shortest_double(t.lr_final)}, {"warmup", t.warmup}, {"schedule-steps", t.total_schedule_steps()},
       {"momentum", shortest_double(t.momentum)}, {"weight-decay", shortest_double(t.weight_decay)},
-      {"clip", shortest_double(t.clip)}, {"eval-every", t.eval_every}, {"eval-windows", t.eval_windows},
+      {"clip", shortest_double(t.clip)}, {"eval-every", t.eval_every}, {"eval-batches", t.eval_batches},
       {"seed", t.seed}, {"threads", c.threads}, {"samples", c.samples}, {"sample-length", c.sample_length},
       {"temperature", c.temperature}, {"prompt", c.prompt}};
   if (mlp) {
@@ -63,6 +63,7 @@ nlohmann::json config_json(const RunConfig& c) {
     j.update({{"layers", g.layers}, {"heads", g.heads}, {"dropout", shortest_double(g.dropout)},
               {"attention-dropout", shortest_double(g.attention_dropout)}, {"no-bias", !c.spec.transformer_bias}});
   }
+  if (t.eval_batches == 0) j["eval-windows"] = t.eval_windows;  // else unused (flags.cpp refuses both)
   // Byte and character vocabularies have no size to choose.
   if (c.tokens == TokenKind::word || c.tokens == TokenKind::bpe) j["vocab-size"] = c.vocab_size;
   if (!c.load.empty()) j["load"] = c.load;

@@ -153,6 +153,10 @@ void add_training_flags(CLI::App& app, RunConfig& c) {
   app.add_option("--eval-windows", t.eval_windows, "windows of each split a loss is measured on (evenly spaced; "
                                                    "the transformer's predict T tokens each)")
       ->transform(whole_number(1, 100000000))->default_str("20000 (mlp), 512 (transformer)");
+  app.add_option("--eval-batches", t.eval_batches, "measure a loss as nanoGPT estimates it instead: on this many "
+                                                   "random batches of --batch-size windows per split, drawn afresh "
+                                                   "each time (0: the evenly spaced --eval-windows)")
+      ->transform(whole_number(0, 100000))->default_str("0");
   app.add_option("--seed", t.seed, "seed of the whole run: parameters (jax.random.PRNGKey(seed), Flax's keys), "
                                    "batches and samples")
       ->transform(whole_number(0, lim::kMaxSeed))->default_str("0");
@@ -297,8 +301,11 @@ void check_kind_flags(const CLI::App& app, const RunConfig& c) {
   }
 }
 
-void check_training(const RunConfig& c) {
+void check_training(const CLI::App& app, const RunConfig& c) {
   const TrainOptions& t = c.train;
+  if (given(app, "--eval-windows") && t.eval_batches > 0) {
+    throw UsageError("--eval-windows and --eval-batches are two ways to measure a loss; give one");
+  }
   if (t.optimizer == OptimizerKind::adamw && t.momentum > 0.0f) {
     throw UsageError("--momentum applies to --optimizer sgd only (AdamW's betas are 0.9 and 0.99)");
   }
@@ -352,7 +359,7 @@ Plan plan_run(int argc, const char* const* argv, std::ostream& out, std::ostream
   check_kind_flags(app, plan.config);
   derive_defaults(app, plan.config, base);
   check_vocab_size(app, plan.config);
-  check_training(plan.config);
+  check_training(app, plan.config);
   return plan;
 }
 

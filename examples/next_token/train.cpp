@@ -98,27 +98,40 @@ double evaluate(const LanguageModel& model, const std::vector<std::int32_t>& tok
 
 namespace {
 
-// The losses at one moment on both splits, on each split's fixed evenly spaced windows.
+// The losses at one moment on both splits: on each split's fixed evenly spaced windows, or
+// (eval_batches > 0) as nanoGPT's estimate_loss, on eval_batches random batches of B windows
+// drawn afresh for each measurement from a stream of their own (kEvalStream, by step), so the
+// training batches stay as they were and a resumed run measures as an unbroken one.
 class LossMeter {
  public:
   LossMeter(const LanguageModel& model, const Split& split, const TrainOptions& options)
-      : model_(model), split_(split), first_step_(options.first_step),
+      : model_(model), split_(split), options_(options),
         train_(evaluation_positions(split.train.size(), model.context(), options.eval_windows)),
         validation_(evaluation_positions(split.validation.size(), model.context(), options.eval_windows)) {}
 
   // `step` counts from this run's first step.
   CurvePoint measure(std::size_t step) const {
     CurvePoint point;
-    point.step = first_step_ + step;
-    point.train = evaluate(model_, split_.train, train_);
-    point.validation = evaluate(model_, split_.validation, validation_);
+    point.step = options_.first_step + step;
+    point.train = evaluate(model_, split_.train, positions(split_.train, train_, 2 * point.step));
+    point.validation = evaluate(model_, split_.validation, positions(split_.validation, validation_, 2 * point.step + 1));
     return point;
   }
 
  private:
+  std::vector<std::size_t> positions(const std::vector<std::int32_t>& tokens, const std::vector<std::size_t>& fixed,
+                                     std::uint64_t stream) const {
+    if (options_.eval_batches == 0) return fixed;
+    Rng rng(stream_seed(options_.seed, kEvalStream, stream));
+    const std::size_t windows = window_count(tokens.size(), model_.context());
+    std::vector<std::size_t> ends(options_.eval_batches * options_.batch);
+    for (std::size_t& end : ends) end = model_.context() + static_cast<std::size_t>(rng.below(windows));
+    return ends;
+  }
+
   const LanguageModel& model_;
   const Split& split_;
-  std::size_t first_step_;
+  const TrainOptions& options_;
   std::vector<std::size_t> train_, validation_;
 };
 

@@ -40,7 +40,7 @@ TEST_CASE("The help documents every flag with its default and exits 0", "[next_t
       {"--momentum", "=0"},            {"--weight-decay", "=0 (mlp), 0.1 (transformer)"},
       {"--clip", "=0 (mlp), 1 (transformer)"},                       {"--validation-fraction", "=0.1"},
       {"--eval-every", "=1000 (mlp), 500 (transformer)"},            {"--eval-windows", "=20000 (mlp), 512 (transformer)"},
-      {"--seed", "=0"},
+      {"--eval-batches", "=0"},        {"--seed", "=0"},
       {"--threads", "=1 (mlp), 2 or the CPUs there are (transformer)"},           {"--samples", "=3"},          {"--sample-length", "=0"},
       {"--temperature", "=0.8"},       {"--prompt", "default:"},     {"--json", "default: none"},
       {"--plot", "default: none"},     {"--save", "default: none"},  {"--load", "default: none"},

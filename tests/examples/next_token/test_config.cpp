@@ -109,3 +109,53 @@ TEST_CASE("genesis_defaults.toml is the default transformer run written out", "[
   const Plan from_flags = plan_of({"--model", "transformer", "--corpus", genesis});
   CHECK(config_json(from_file.config) == config_json(from_flags.config));
 }
+
+TEST_CASE("shakespeare_char_cpu.toml is nanoGPT's CPU recipe flag for flag", "[next_token][config]") {
+  const nlohmann::json c = config_json(plan_of({"--config", kConfigs + "shakespeare_char_cpu.toml"}).config);
+  // nanoGPT's README command line over config/train_shakespeare_char.py and train.py.
+  CHECK(c["corpus"] == "examples/data/tiny_shakespeare.txt");
+  CHECK(c["tokens"] == "char");
+  CHECK(c["validation-fraction"] == 0.1);
+  CHECK(c["model"] == "transformer");
+  CHECK(c["context"] == 64);          // --block_size=64
+  CHECK(c["batch-size"] == 12);       // --batch_size=12
+  CHECK(c["layers"] == 4);            // --n_layer=4
+  CHECK(c["heads"] == 4);             // --n_head=4
+  CHECK(c["embed-dim"] == 128);       // --n_embd=128
+  CHECK(c["steps"] == 2000);          // --max_iters=2000
+  CHECK(c["schedule-steps"] == 2000); // --lr_decay_iters=2000
+  CHECK(c["dropout"] == 0.0);         // --dropout=0.0
+  CHECK(c["attention-dropout"] == 0.0);
+  CHECK(c["eval-batches"] == 20);     // --eval_iters=20
+  CHECK_FALSE(c.contains("eval-windows"));
+  CHECK(c["eval-every"] == 250);      // eval_interval
+  CHECK(c["optimizer"] == "adamw");
+  CHECK(c["schedule"] == "cosine");   // decay_lr
+  CHECK(c["lr"] == 1e-3);             // learning_rate
+  CHECK(c["lr-final"] == 1e-4);       // min_lr
+  CHECK(c["warmup"] == 100);          // warmup_iters
+  CHECK(c["weight-decay"] == 0.1);
+  CHECK(c["clip"] == 1.0);            // grad_clip
+  CHECK(c["no-bias"] == true);        // bias = False
+  CHECK(c["tie"] == true);            // lm_head.weight = wte.weight
+  CHECK(c["seed"] == 1337);
+}
+
+TEST_CASE("The recipe runs on Tiny Shakespeare's 65 characters; its --no-bias and --tie wait for the GPT to have them",
+          "[next_token][config]") {
+  TempDir dir("recipe");
+  const std::string recipe = kConfigs + "shakespeare_char_cpu.toml";
+  const std::string corpus = std::string(XGRAD_EXAMPLES_DIR) + "/data/tiny_shakespeare.txt";
+  const CliResult refused = run_cli({"--config", recipe, "--corpus", corpus});
+  CHECK(refused.code == kExitUsage);
+  CHECK_THAT(refused.err, Contains("not yet supported"));
+  const CliResult r = run_cli({"--config", recipe, "--corpus", corpus, "--no-bias=false", "--tie=false", "--steps", "3",
+                               "--warmup", "1", "--eval-batches", "1", "--samples", "0", "-q", "--json",
+                               dir.file("run.json")});
+  CHECK((r.code == kExitOk || r.code == kExitCheckFailed));
+  const nlohmann::json summary = read_json(dir.file("run.json"));
+  CHECK(summary["vocab"] == 65);  // nanoGPT's prepare.py: "vocab size: 65"
+  CHECK(summary["model"]["tokens"] == "char");
+  CHECK(summary["corpus"]["bytes"] == 1115394);
+  CHECK(summary["steps"] == 3);
+}
