@@ -1,8 +1,11 @@
-// Decimal whole numbers and id lists (numbers.hpp).
+// Decimal whole numbers and id lists read, numbers formatted (numbers.hpp).
 #include "numbers.hpp"
 
 #include <cctype>
 #include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
 
 #include "core/io/message_text.hpp"
 
@@ -78,6 +81,26 @@ std::vector<double> parse_id_list(const std::string& text) {
     throw std::invalid_argument("--ids: empty id at position " + std::to_string(ids.size()));
   }
   return ids;
+}
+
+std::string fixed(double value, int digits) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "%.*f", digits, value);
+  return buffer;
+}
+
+std::string grouped(double value) {
+  std::string digits = std::to_string(static_cast<long long>(std::llround(value)));
+  for (int i = static_cast<int>(digits.size()) - 3; i > 0 && digits[static_cast<std::size_t>(i) - 1] != '-'; i -= 3) {
+    digits.insert(static_cast<std::size_t>(i), ",");
+  }
+  return digits;
+}
+
+double shortest_double(float value) {
+  char buffer[32];
+  const auto end = std::to_chars(buffer, buffer + sizeof buffer, value).ptr;
+  return std::strtod(std::string(buffer, end).c_str(), nullptr);
 }
 
 }  // namespace examples

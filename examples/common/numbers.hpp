@@ -1,4 +1,5 @@
-// Numbers typed on a command line, read the same way by every example tool: whole numbers
+// Numbers typed on a command line and numbers written for people, the same way in every
+// example tool. Reading: whole numbers
 // are decimal only ("010" is ten and "0x10" is refused; std::strtoll, which CLI11 uses, would
 // read them as octal and hex), and a message says what is wrong: "not a whole number" or
 // "out of range [a, b]". Not a general parser: no signs other than '-', no spaces, no
@@ -21,5 +22,15 @@ std::string parse_whole_number(const std::string& text, std::int64_t lo, std::in
 // the caller's id checks to refuse with their own message). An empty list is allowed; an
 // empty item ("1,,2", "1,", ",1") is not. Throws std::invalid_argument naming the position.
 std::vector<double> parse_id_list(const std::string& text);
+
+// printf's "%.*f": fixed(3.14159, 2) is "3.14" (and "nan", "inf" as printf writes them).
+std::string fixed(double value, int digits);
+
+// Rounded to a whole number, thousands grouped: 41234.4 -> "41,234", -1234 -> "-1,234".
+std::string grouped(double value);
+
+// The shortest decimal that reads back as the same float, as a double: 0.05f -> 0.05, not
+// 0.05000000074505806, so a JSON document shows a float flag as it was typed.
+double shortest_double(float value);
 
 }  // namespace examples

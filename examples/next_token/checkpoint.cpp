@@ -95,9 +95,10 @@ float number_field(const json& object, const char* key, double lo, double hi, co
   return static_cast<float>(value.get<double>());
 }
 
-TrainOptions parse_training(const json& t, const std::string& path) {
+// The saved hyperparameters over `kind`'s defaults (the run length and evaluation are never saved).
+TrainOptions parse_training(const json& t, ModelKind kind, const std::string& path) {
   namespace lim = limits;
-  TrainOptions o;
+  TrainOptions o = default_training(kind);
   const std::string where = path + " (training)";
   const std::string optimizer = t.at("optimizer").get<std::string>();
   const std::string schedule = t.at("schedule").get<std::string>();
@@ -181,6 +182,9 @@ std::string checksum(const Vocabulary& vocabulary) {
     text = kByteVocabulary;
   } else if (vocabulary.kind() == TokenKind::bpe) {
     text = bpe::canonical_text(vocabulary.merges());
+  } else if (vocabulary.kind() == TokenKind::character) {
+    text = "characters ";  // then each one; a character is one code point, so no separator is needed
+    for (const std::string& c : vocabulary.character_list()) text += c;
   } else {
     for (const std::string& word : vocabulary.word_list()) text += word + "\n";
   }
@@ -233,9 +237,20 @@ json model_json(const ModelSpec& spec, const Vocabulary& vocabulary) {
   } else {
     const TransformerConfig& c = spec.transformer;
     m.update({{"context", c.context}, {"embed_dim", c.embed_dim}, {"blocks", c.layers}, {"heads", c.heads},
-              {"dropout", c.dropout}, {"attention_dropout", c.attention_dropout}});
+              {"dropout", c.dropout}, {"attention_dropout", c.attention_dropout}, {"bias", spec.transformer.bias},
+              {"tie", spec.transformer.tie}});
   }
   return m;
+}
+
+json vocabulary_json(const Vocabulary& vocabulary) {
+  switch (vocabulary.kind()) {
+    case TokenKind::word: return vocabulary.word_list();
+    case TokenKind::bpe: return bpe::merges_to_json(vocabulary.merges());
+    case TokenKind::character: return vocabulary.character_list();
+    case TokenKind::byte: break;
+  }
+  return kByteVocabulary;
 }
 
 std::string hex64(std::uint64_t value) {
@@ -290,9 +305,7 @@ void save_checkpoint(const std::string& dir, const LanguageModel& model, const V
           {"step", state.step},
           {"seed", state.seed},
           {"model", model_json(model.spec(), vocabulary)},
-          {"vocabulary", vocabulary.kind() == TokenKind::word  ? json(vocabulary.word_list())
-                         : vocabulary.kind() == TokenKind::bpe ? bpe::merges_to_json(vocabulary.merges())
-                                                               : json(kByteVocabulary)},
+          {"vocabulary", vocabulary_json(vocabulary)},
           {"vocabulary_fnv1a64", checksum(vocabulary)},
           {"parameters", entries},
           {"run", extra},
@@ -324,10 +337,88 @@ long double parameter_count(const ModelSpec& spec) {
     const long double output = c.tie ? D : V;
     return V * D + (c.hidden > 0 ? C * D * H + H : 0) + dense_in * output + output;
   }
+  // wte, wpe, per block 12 C^2 weights (qkv, proj, fc, proj) plus 13 C biases and norms (2 C
+  // norm weights alone without biases), ln_f, and the head unless it is wte.
   const TransformerConfig& c = spec.transformer;
   const long double T = c.context, C = c.embed_dim, L = c.layers, V = c.vocab;
-  return 2 * V * C + T * C + L * (12 * C * C + 13 * C) + 2 * C;
+  const long double per_block = 12 * C * C + (c.bias ? 13 * C : 2 * C);
+  return V * C + T * C + L * per_block + (c.bias ? 2 * C : C) + (c.tie ? 0 : V * C);
 }
+
+namespace {
+
+ModelSpec parse_model_spec(const json& m, int version, const std::string& path) {
+  namespace lim = limits;
+  ModelSpec spec;
+  const std::string kind = version == 2 ? "mlp" : m.at("kind").get<std::string>();
+  if (kind != "mlp" && kind != "transformer") {
+    throw CheckpointError(path + ": unknown model kind \"" + printable_bytes(kind) + "\"");
+  }
+  spec.kind = kind == "mlp" ? ModelKind::mlp : ModelKind::transformer;
+  spec.set_vocab(static_cast<std::size_t>(whole_field(m, "vocab", lim::kMinVocab, lim::kMaxVocab, path)));
+  if (spec.kind == ModelKind::mlp) {
+    ModelConfig& c = spec.mlp;
+    c.context = static_cast<std::size_t>(whole_field(m, "context", 1, lim::kMaxContext, path));
+    c.embed_dim = static_cast<std::size_t>(whole_field(m, "embed_dim", 1, lim::kMaxEmbedDim, path));
+    c.hidden = static_cast<std::size_t>(whole_field(m, "hidden", 0, lim::kMaxHidden, path));
+    c.tie = m.at("tie").get<bool>();
+  } else {
+    TransformerConfig& c = spec.transformer;
+    c.context = static_cast<std::size_t>(whole_field(m, "context", 1, lim::kMaxBlock, path));
+    c.embed_dim = static_cast<std::size_t>(whole_field(m, "embed_dim", 1, lim::kMaxEmbedDim, path));
+    c.layers = static_cast<std::size_t>(whole_field(m, "blocks", 1, lim::kMaxLayers, path));
+    c.heads = static_cast<std::size_t>(whole_field(m, "heads", 1, lim::kMaxHeads, path));
+    c.dropout = number_field(m, "dropout", 0.0, 0.99, path);
+    // Checkpoints from before attention dropout have no field: they trained without it.
+    c.attention_dropout = m.contains("attention_dropout") ? number_field(m, "attention_dropout", 0.0, 0.99, path) : 0.0f;
+    // Nor before nanoGPT's options: they had biases and an untied head.
+    spec.transformer.bias = m.contains("bias") ? m.at("bias").get<bool>() : true;
+    spec.transformer.tie = m.contains("tie") ? m.at("tie").get<bool>() : false;
+  }
+  if (const long double n = parameter_count(spec); n > static_cast<long double>(lim::kMaxParameters)) {
+    char count[64];
+    std::snprintf(count, sizeof count, "%.0Lf", n);
+    throw CheckpointError(path + ": the model (" + describe(spec) + ") has " + count +
+                          " parameters, more than the largest next_token builds (" +
+                          std::to_string(lim::kMaxParameters) + ")");
+  }
+  return spec;
+}
+
+// The vocabulary the manifest holds, checked against its checksum and the model's V.
+Vocabulary parse_vocabulary(const json& manifest, const ModelSpec& spec, const std::string& path) {
+  const std::string tokens = manifest["model"].at("tokens").get<std::string>();
+  Vocabulary vocabulary;
+  if (tokens == "word") {
+    vocabulary = Vocabulary::words(manifest.at("vocabulary").get<std::vector<std::string>>());
+  } else if (tokens == "bpe") {
+    vocabulary = Vocabulary::bpe(bpe::merges_from_json(manifest.at("vocabulary")));
+  } else if (tokens == "char") {
+    vocabulary = Vocabulary::characters(manifest.at("vocabulary").get<std::vector<std::string>>());
+  } else if (tokens != "byte") {
+    throw CheckpointError(path + ": unknown token kind \"" + printable_bytes(tokens) + "\"");
+  }
+  if (vocabulary.size() != spec.vocab()) {
+    throw CheckpointError(path + ": the vocabulary has " + std::to_string(vocabulary.size()) +
+                          " entries but the model's V is " + std::to_string(spec.vocab()));
+  }
+  if (manifest.at("vocabulary_fnv1a64").get<std::string>() != checksum(vocabulary)) {
+    throw CheckpointError(path + ": the vocabulary does not match its checksum (edited by hand?)");
+  }
+  return vocabulary;
+}
+
+std::uint64_t parse_sampler_state(const json& sampler, const std::string& path) {
+  const std::string hex = sampler.at("rng_state").get<std::string>();
+  char* end = nullptr;
+  const unsigned long long value = std::strtoull(hex.c_str(), &end, 16);
+  if (hex.size() != 16 || end != hex.c_str() + 16) {
+    throw CheckpointError(path + ": sampler \"rng_state\" is \"" + printable_bytes(hex) + "\", not 16 hex digits");
+  }
+  return static_cast<std::uint64_t>(value);
+}
+
+}  // namespace
 
 CheckpointInfo parse_checkpoint_info(const std::string& manifest_text, const std::string& path) {
   namespace lim = limits;
@@ -337,67 +428,14 @@ CheckpointInfo parse_checkpoint_info(const std::string& manifest_text, const std
     if (!manifest.contains("model") || !manifest["model"].is_object()) {
       throw CheckpointError(path + ": missing field \"model\"");
     }
-    const json& m = manifest["model"];
     info.version = manifest["version"].get<int>();
-    const std::string kind = info.version == 2 ? "mlp" : m.at("kind").get<std::string>();
-    if (kind != "mlp" && kind != "transformer") {
-      throw CheckpointError(path + ": unknown model kind \"" + printable_bytes(kind) + "\"");
-    }
-    info.spec.kind = kind == "mlp" ? ModelKind::mlp : ModelKind::transformer;
-    info.spec.set_vocab(static_cast<std::size_t>(whole_field(m, "vocab", lim::kMinVocab, lim::kMaxVocab, path)));
-    if (info.spec.kind == ModelKind::mlp) {
-      ModelConfig& c = info.spec.mlp;
-      c.context = static_cast<std::size_t>(whole_field(m, "context", 1, lim::kMaxContext, path));
-      c.embed_dim = static_cast<std::size_t>(whole_field(m, "embed_dim", 1, lim::kMaxEmbedDim, path));
-      c.hidden = static_cast<std::size_t>(whole_field(m, "hidden", 0, lim::kMaxHidden, path));
-      c.tie = m.at("tie").get<bool>();
-    } else {
-      TransformerConfig& c = info.spec.transformer;
-      c.context = static_cast<std::size_t>(whole_field(m, "context", 1, lim::kMaxBlock, path));
-      c.embed_dim = static_cast<std::size_t>(whole_field(m, "embed_dim", 1, lim::kMaxEmbedDim, path));
-      c.layers = static_cast<std::size_t>(whole_field(m, "blocks", 1, lim::kMaxLayers, path));
-      c.heads = static_cast<std::size_t>(whole_field(m, "heads", 1, lim::kMaxHeads, path));
-      c.dropout = number_field(m, "dropout", 0.0, 0.99, path);
-      // Checkpoints from before attention dropout have no field: they trained without it.
-      c.attention_dropout = m.contains("attention_dropout") ? number_field(m, "attention_dropout", 0.0, 0.99, path) : 0.0f;
-    }
-    if (const long double n = parameter_count(info.spec); n > static_cast<long double>(lim::kMaxParameters)) {
-      char count[64];
-      std::snprintf(count, sizeof count, "%.0Lf", n);
-      throw CheckpointError(path + ": the model (" + describe(info.spec) + ") has " + count +
-                            " parameters, more than the largest next_token builds (" +
-                            std::to_string(lim::kMaxParameters) + ")");
-    }
+    info.spec = parse_model_spec(manifest["model"], info.version, path);
     info.step = static_cast<std::size_t>(whole_field(manifest, "step", 0, lim::kMaxTotalSteps, path));
     info.seed = static_cast<std::uint64_t>(whole_field(manifest, "seed", 0, lim::kMaxSeed, path));
-    if (manifest.contains("training")) info.training = parse_training(manifest["training"], path);
-    if (manifest.contains("sampler")) {
-      const std::string hex = manifest["sampler"].at("rng_state").get<std::string>();
-      char* end = nullptr;
-      const unsigned long long value = std::strtoull(hex.c_str(), &end, 16);
-      if (hex.size() != 16 || end != hex.c_str() + 16) {
-        throw CheckpointError(path + ": sampler \"rng_state\" is \"" + printable_bytes(hex) + "\", not 16 hex digits");
-      }
-      info.sampler_state = static_cast<std::uint64_t>(value);
-    }
+    if (manifest.contains("training")) info.training = parse_training(manifest["training"], info.spec.kind, path);
+    if (manifest.contains("sampler")) info.sampler_state = parse_sampler_state(manifest["sampler"], path);
     info.has_optimizer_state = manifest.contains("optimizer");
-    const std::string tokens = m.at("tokens").get<std::string>();
-    if (tokens == "byte") {
-      info.vocabulary = Vocabulary::bytes();
-    } else if (tokens == "word") {
-      info.vocabulary = Vocabulary::words(manifest.at("vocabulary").get<std::vector<std::string>>());
-    } else if (tokens == "bpe") {
-      info.vocabulary = Vocabulary::bpe(bpe::merges_from_json(manifest.at("vocabulary")));
-    } else {
-      throw CheckpointError(path + ": unknown token kind \"" + printable_bytes(tokens) + "\"");
-    }
-    if (info.vocabulary.size() != info.spec.vocab()) {
-      throw CheckpointError(path + ": the vocabulary has " + std::to_string(info.vocabulary.size()) +
-                            " entries but the model's V is " + std::to_string(info.spec.vocab()));
-    }
-    if (manifest.at("vocabulary_fnv1a64").get<std::string>() != checksum(info.vocabulary)) {
-      throw CheckpointError(path + ": the vocabulary does not match its checksum (edited by hand?)");
-    }
+    info.vocabulary = parse_vocabulary(manifest, info.spec, path);
     return info;
   } catch (const json::exception& e) {
     throw CheckpointError(path + ": missing or mistyped field (" + printable_bytes(e.what()) + ")");
@@ -411,6 +449,17 @@ CheckpointInfo read_checkpoint_info(const std::string& dir) {
 }
 
 namespace {
+
+// The optimiser state's name for a parameter's array. Before the GPT was built from a Scope its
+// two tables' tensors were named "wte.embedding" and "wpe.embedding" (their file names were
+// already "wte", "wpe"), so older checkpoints name their moments "wte.embedding.exp_avg".
+std::string current_state_name(const std::string& name) {
+  for (const char* table : {"wte", "wpe"}) {
+    const std::string old_prefix = std::string(table) + ".embedding.";
+    if (name.rfind(old_prefix, 0) == 0) return std::string(table) + "." + name.substr(old_prefix.size());
+  }
+  return name;
+}
 
 // Reads the array an entry of the manifest ("parameters" or "optimizer"."arrays") names,
 // checked against the entry (plain file name, dtype, checksum), `expected` (a parameter's
@@ -506,7 +555,7 @@ void load(const std::string& dir, const LanguageModel& model, xgrad::optim::Opti
       state.step = static_cast<std::size_t>(whole_field(o, "step", 0, limits::kMaxTotalSteps, manifest_path));
       for (const json& entry : o.at("arrays")) {
         const std::string name = entry.at("name").get<std::string>();
-        state.arrays.emplace_back(name, read_entry(dir, entry, "optimizer state " + name, nullptr, non_finite));
+        state.arrays.emplace_back(current_state_name(name), read_entry(dir, entry, "optimizer state " + name, nullptr, non_finite));
       }
     } catch (const json::exception& e) {
       throw CheckpointError(manifest_path + ": bad \"optimizer\" entry (" + printable_bytes(e.what()) + ")");

@@ -101,7 +101,8 @@ void load_checkpoint(const std::string& dir, const LanguageModel& model, xgrad::
 std::string checksum(const xgrad::Array& array);
 
 // The same over a vocabulary: its words in order, each followed by a newline (words hold no
-// whitespace), bpe::canonical_text of BPE merges, or the text "bytes 0-255" for byte tokens.
+// whitespace), bpe::canonical_text of BPE merges, "characters " and the characters in order,
+// or the text "bytes 0-255" for byte tokens.
 std::string checksum(const Vocabulary& vocabulary);
 
 }  // namespace next_token

@@ -1,4 +1,4 @@
-// Corpus reading and checking, byte, word and BPE vocabularies, the split, bits per byte, and
+// Corpus reading and checking, byte, word, BPE and character vocabularies, the split, bits per byte, and
 // batch sampling.
 #include "corpus.hpp"
 
@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -55,6 +56,30 @@ void for_each_word(const std::string& text, Visit visit) {
     if (!is_space(c)) visit(i, std::size_t{1});  // punctuation is a token of its own
   }
   if (length > 0) visit(start, length);
+}
+
+// Calls visit(start, length) for each UTF-8 character of `text` (checked text: a byte that
+// starts no valid sequence is passed as one).
+template <class Visit>
+void for_each_character(const std::string& text, Visit visit) {
+  for (std::size_t i = 0; i < text.size();) {
+    const std::size_t length = std::max<std::size_t>(1, xgrad::io::utf8_sequence_length(text, i));
+    visit(i, length);
+    i += length;
+  }
+}
+
+// "'e' (U+0065)", "'\\n' (U+000A)": a character as messages show it.
+std::string code_point_name(const std::string& c) {
+  std::uint32_t code = static_cast<unsigned char>(c[0]);
+  if (c.size() > 1) {
+    code &= 0xFFu >> (c.size() + 1);
+    for (std::size_t k = 1; k < c.size(); ++k) code = (code << 6) | (static_cast<unsigned char>(c[k]) & 0x3Fu);
+  }
+  char hex[16];
+  std::snprintf(hex, sizeof hex, "U+%04X", static_cast<unsigned>(code));
+  const std::string shown = c == "\n" ? "\\n" : c == "\t" ? "\\t" : xgrad::io::printable_bytes(c);
+  return "'" + shown + "' (" + hex + ")";
 }
 
 }  // namespace
@@ -153,7 +178,7 @@ std::string read_corpus(const std::string& path) {
 }
 
 const char* token_kind_name(TokenKind kind) {
-  return kind == TokenKind::byte ? "byte" : kind == TokenKind::word ? "word" : "bpe";
+  return kind == TokenKind::byte ? "byte" : kind == TokenKind::word ? "word" : kind == TokenKind::bpe ? "bpe" : "char";
 }
 
 // ---------------------------------------------------------------- words
@@ -211,9 +236,58 @@ Vocabulary Vocabulary::bpe(std::vector<bpe::Merge> merges) {
   return v;
 }
 
+// ---------------------------------------------------------------- characters
+
+Vocabulary Vocabulary::characters_from_text(const std::string& text) {
+  std::unordered_set<std::string> seen;
+  for_each_character(text, [&](std::size_t at, std::size_t length) { seen.insert(text.substr(at, length)); });
+  // UTF-8's byte order is code point order.
+  std::vector<std::string> sorted(seen.begin(), seen.end());
+  std::sort(sorted.begin(), sorted.end());
+  return Vocabulary::characters(std::move(sorted));
+}
+
+Vocabulary Vocabulary::characters(std::vector<std::string> characters) {
+  Vocabulary v;
+  v.kind_ = TokenKind::character;
+  for (std::size_t i = 0; i < characters.size(); ++i) {
+    const std::string& c = characters[i];
+    if (c.empty() || xgrad::io::utf8_sequence_length(c, 0) != c.size()) {
+      throw std::invalid_argument("Vocabulary: character " + std::to_string(i) + " (\"" + xgrad::io::printable_bytes(c) +
+                                  "\") is not one UTF-8 code point");
+    }
+    if (i > 0 && !(characters[i - 1] < c)) {
+      throw std::invalid_argument("Vocabulary: character " + std::to_string(i) + " (" + code_point_name(c) +
+                                  ") is not after the one before it in code point order");
+    }
+    v.character_ids_.emplace(c, static_cast<std::int32_t>(i));
+  }
+  v.characters_ = std::move(characters);
+  return v;
+}
+
+std::optional<std::int32_t> Vocabulary::newline_id() const {
+  if (kind_ == TokenKind::byte) return '\n';
+  if (kind_ != TokenKind::character) return std::nullopt;
+  const auto found = character_ids_.find("\n");
+  return found == character_ids_.end() ? std::nullopt : std::optional<std::int32_t>(found->second);
+}
+
 std::vector<std::int32_t> Vocabulary::encode(const std::string& text) const {
   std::vector<std::int32_t> ids;
   if (kind_ == TokenKind::bpe) return bpe_.encode(text);
+  if (kind_ == TokenKind::character) {
+    for_each_character(text, [&](std::size_t at, std::size_t length) {
+      const auto found = character_ids_.find(text.substr(at, length));
+      if (found == character_ids_.end()) {
+        throw std::invalid_argument("the character " + code_point_name(text.substr(at, length)) + " at byte offset " +
+                                    std::to_string(at) + " is not in the vocabulary (its " +
+                                    std::to_string(characters_.size()) + " characters)");
+      }
+      ids.push_back(found->second);
+    });
+    return ids;
+  }
   if (kind_ == TokenKind::byte) {
     ids.reserve(text.size());
     for (const char c : text) ids.push_back(static_cast<unsigned char>(c));
@@ -235,6 +309,10 @@ std::string Vocabulary::decode(const std::vector<std::int32_t>& ids) const {
     for (const std::int32_t id : ids) out += static_cast<char>(static_cast<unsigned char>(id));
     return out;
   }
+  if (kind_ == TokenKind::character) {
+    for (const std::int32_t id : ids) out += characters_.at(static_cast<std::size_t>(id));
+    return out;
+  }
   bool glue_next = true;  // no space at the start or after an opening bracket
   for (const std::int32_t id : ids) {
     const std::string& w = words_.at(static_cast<std::size_t>(id));
@@ -248,6 +326,11 @@ std::string Vocabulary::decode(const std::vector<std::int32_t>& ids) const {
 
 std::string Vocabulary::label(std::int32_t id) const {
   if (kind_ == TokenKind::word) return words_.at(static_cast<std::size_t>(id));
+  if (kind_ == TokenKind::character) {
+    const std::string& c = characters_.at(static_cast<std::size_t>(id));
+    if (c.size() > 1) return c;  // past ASCII: the character itself
+    id = static_cast<unsigned char>(c[0]);  // ASCII: as its byte
+  }
   if (kind_ == TokenKind::bpe && id >= 256) {
     std::string out;
     for (const char ch : bpe_.piece(id)) {
@@ -318,9 +401,21 @@ Split split_corpus(const std::string& text, const Vocabulary& vocabulary, double
     split.validation_bytes = text.size() - cut;
     return split;
   }
-  Split split = split_tokens(vocabulary.encode(text), validation_fraction, context, name);
+  std::vector<std::int32_t> tokens;
+  try {
+    tokens = vocabulary.encode(text);
+  } catch (const std::invalid_argument& e) {  // a character vocabulary from another text
+    throw CorpusError("corpus " + name + ": " + e.what());
+  }
+  Split split = split_tokens(tokens, validation_fraction, context, name);
   if (vocabulary.kind() == TokenKind::byte) {
     split.train_bytes = split.train.size();
+  } else if (vocabulary.kind() == TokenKind::character) {
+    std::size_t k = 0, start = text.size();
+    for_each_character(text, [&](std::size_t at, std::size_t) {
+      if (k++ == split.train.size()) start = at;
+    });
+    split.train_bytes = start;
   } else {
     std::size_t k = 0, start = text.size();
     for_each_word(text, [&](std::size_t at, std::size_t) {

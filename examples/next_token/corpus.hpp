@@ -1,5 +1,5 @@
-// The data side of the toy language model: reading and checking a UTF-8 corpus, byte, word
-// or byte-level BPE tokens (bpe.hpp), the train/validation split, losses in bits per byte,
+// The data side of the toy language model: reading and checking a UTF-8 corpus, byte, word,
+// byte-level BPE (bpe.hpp) or character tokens, the train/validation split, losses in bits per byte,
 // and seeded mini-batches of context windows.
 // Not a general tokenizer: words are whitespace-separated with punctuation split off.
 // Shapes: N tokens, C context length, B windows per batch; a window is C ids and a target.
@@ -8,7 +8,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <stdexcept>
+#include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "bpe.hpp"
@@ -35,8 +37,8 @@ std::string read_corpus(const std::string& path);
 // The same checks on text already in memory; `name` is what messages call it.
 void check_text(const std::string& text, const std::string& name);
 
-enum class TokenKind { byte, word, bpe };
-const char* token_kind_name(TokenKind kind);  // "byte", "word" or "bpe"
+enum class TokenKind { byte, word, bpe, character };
+const char* token_kind_name(TokenKind kind);  // "byte", "word", "bpe" or "char"
 
 // Word tokens: text split on whitespace, then each piece into runs of word characters
 // (ASCII letters and digits, apostrophes, and every non-ASCII character) and single
@@ -46,6 +48,8 @@ std::vector<std::string> split_words(const std::string& text);
 // Ids <-> tokens. Bytes: V = 256, id = byte value. Words: id 0 is "<unk>" (any word not in
 // the vocabulary); ids 1.. are words by falling count, ties in byte order. BPE: ids 0-255 are
 // bytes, 256 + i is merge i (bpe.hpp); every byte string encodes, nothing is unknown.
+// Characters: the text's distinct code points in code point order, as nanoGPT's
+// prepare.py builds them (sorted(set(text))); a character outside them does not encode.
 class Vocabulary {
  public:
   static constexpr const char* kUnknown = "<unk>";
@@ -60,14 +64,26 @@ class Vocabulary {
   static Vocabulary bpe_from_text(const std::string& text, std::size_t vocab_size);
   // A saved merge list (checked as bpe::Tokenizer checks it).
   static Vocabulary bpe(std::vector<bpe::Merge> merges);
+  // The distinct characters (UTF-8 code points) of `text`, valid UTF-8, in code point order.
+  static Vocabulary characters_from_text(const std::string& text);
+  // A saved character list: each entry one code point, in increasing order (so no repeats).
+  static Vocabulary characters(std::vector<std::string> characters);
 
   TokenKind kind() const { return kind_; }
   std::size_t size() const {
-    return kind_ == TokenKind::byte ? 256 : kind_ == TokenKind::word ? words_.size() : bpe_.size();
+    return kind_ == TokenKind::byte   ? 256
+           : kind_ == TokenKind::word ? words_.size()
+           : kind_ == TokenKind::bpe  ? bpe_.size()
+                                      : characters_.size();
   }
   const std::vector<std::string>& word_list() const { return words_; }
+  const std::vector<std::string>& character_list() const { return characters_; }
+  // The id of "\n" for byte and character tokens that have it (prompts start at lines).
+  std::optional<std::int32_t> newline_id() const;
   const std::vector<bpe::Merge>& merges() const { return bpe_.merges(); }
 
+  // Throws std::invalid_argument for a character outside a character vocabulary, naming it,
+  // its code point and its byte offset.
   std::vector<std::int32_t> encode(const std::string& text) const;
   // Text for generated ids: bytes as they are; words joined by spaces, with no space before
   // closing punctuation or after opening brackets; BPE ids as the bytes they stand for.
@@ -80,6 +96,8 @@ class Vocabulary {
   TokenKind kind_ = TokenKind::byte;
   std::vector<std::string> words_;
   bpe::Tokenizer bpe_;
+  std::vector<std::string> characters_;
+  std::unordered_map<std::string, std::int32_t> character_ids_;
 };
 
 // The token stream cut in two: the first (1 - validation_fraction) of the tokens train, the
@@ -99,9 +117,10 @@ Split split_tokens(const std::vector<std::int32_t>& tokens, double validation_fr
 // UTF-8 character: what a BPE vocabulary trains on, so validation text stays unseen.
 std::size_t bpe_training_bytes(const std::string& text, double validation_fraction);
 
-// The corpus encoded and split, with each part's bytes counted. Byte and word tokens: the
+// The corpus encoded and split, with each part's bytes counted. Byte, word and character tokens: the
 // token stream cut as split_tokens cuts it (a word part's bytes run from its first word's
-// start, so the whitespace before a word counts with it). BPE: the text cut at
+// start, so the whitespace before a word counts with it; a character part's, from its first
+// character). Throws CorpusError naming a character the vocabulary lacks. BPE: the text cut at
 // bpe_training_bytes and each part encoded on its own, so no token spans the cut.
 Split split_corpus(const std::string& text, const Vocabulary& vocabulary, double validation_fraction,
                    std::size_t context, const std::string& name);

@@ -2,6 +2,9 @@
 // reshape of the transformer's (B, T, V) logits to (B * T, V).
 #include "language_model.hpp"
 
+#include <stdexcept>
+#include <utility>
+
 namespace next_token {
 
 using namespace xgrad;

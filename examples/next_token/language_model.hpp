@@ -25,7 +25,7 @@ const char* model_kind_name(ModelKind kind);  // "mlp" or "transformer"
 struct ModelSpec {
   ModelKind kind = ModelKind::mlp;
   ModelConfig mlp;
-  TransformerConfig transformer;
+  TransformerConfig transformer;  // with nanoGPT's bias (--no-bias) and tie (--tie)
 
   std::size_t vocab() const { return kind == ModelKind::mlp ? mlp.vocab : transformer.vocab; }
   std::size_t context() const { return kind == ModelKind::mlp ? mlp.context : transformer.context; }
@@ -67,7 +67,7 @@ class LanguageModel {
   std::size_t parameter_count() const;
 };
 
-// Throws std::invalid_argument for a configuration the model refuses.
+// Throws std::invalid_argument for a configuration the model refuses (or cannot build yet).
 std::unique_ptr<LanguageModel> make_model(const ModelSpec& spec, std::int64_t seed);
 
 }  // namespace next_token

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
+#include "common/numbers.hpp"
 #include "core/io/atomic_file.hpp"
 
 namespace next_token {
@@ -16,11 +17,7 @@ namespace {
 
 const char* const kFont = "font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\"";
 
-std::string num(double value, int digits = 1) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%.*f", digits, value);
-  return buffer;
-}
+std::string num(double value, int digits = 1) { return examples::fixed(value, digits); }
 
 std::string escape(const std::string& text) {
   std::string out;
@@ -75,6 +72,36 @@ std::string diverging(double t) {
 constexpr const char* kNeverFed = "#d9d9d9";
 constexpr const char* kSeenBar = "#2166ac";
 
+// Batch losses, averaged into at most ~600 buckets so the file stays small.
+template <class ToX, class ToY>
+void batch_line(std::ostream& svg, const std::vector<float>& batch, double x0, ToX X, ToY Y) {
+  if (batch.empty()) return;
+  const std::size_t bucket = std::max<std::size_t>(1, batch.size() / 600);
+  svg << "<polyline fill=\"none\" stroke=\"#9ecae1\" stroke-width=\"1\" points=\"";
+  for (std::size_t i = 0; i < batch.size(); i += bucket) {
+    double sum = 0.0;
+    std::size_t n = 0;
+    for (std::size_t k = i; k < std::min(batch.size(), i + bucket); ++k) {
+      if (!std::isfinite(batch[k])) continue;
+      sum += batch[k];
+      ++n;
+    }
+    if (n) svg << num(X(x0 + static_cast<double>(i + bucket / 2 + 1))) << "," << num(Y(sum / static_cast<double>(n))) << " ";
+  }
+  svg << "\"/>\n";
+}
+
+void loss_legend(std::ostream& svg, double lx, double ly) {
+  svg << "<rect x=\"" << lx - 10 << "\" y=\"" << ly - 14 << "\" width=\"250\" height=\"64\" fill=\"white\" stroke=\"#ccc\"/>\n";
+  const char* names[] = {"batch loss (each step)", "train loss (fixed windows)", "validation loss"};
+  const char* colours[] = {"#9ecae1", "#08519c", "#e6550d"};
+  for (int i = 0; i < 3; ++i) {
+    svg << "<line x1=\"" << lx << "\" x2=\"" << lx + 24 << "\" y1=\"" << ly + 18 * i - 4 << "\" y2=\"" << ly + 18 * i - 4
+        << "\" stroke=\"" << colours[i] << "\" stroke-width=\"" << (i ? 2.5 : 1.5) << "\"/>\n";
+    svg << text(lx + 32, ly + 18 * i, names[i]);
+  }
+}
+
 }  // namespace
 
 std::string loss_svg(const RunSummary& s) {
@@ -114,22 +141,7 @@ std::string loss_svg(const RunSummary& s) {
   svg << text(16, top + plot_h / 2, "loss (nats per token)",
               "text-anchor=\"middle\" transform=\"rotate(-90 16 " + num(top + plot_h / 2) + ")\"");
 
-  // Batch losses, averaged into at most ~600 buckets so the file stays small.
-  if (!batch.empty()) {
-    const std::size_t bucket = std::max<std::size_t>(1, batch.size() / 600);
-    svg << "<polyline fill=\"none\" stroke=\"#9ecae1\" stroke-width=\"1\" points=\"";
-    for (std::size_t i = 0; i < batch.size(); i += bucket) {
-      double sum = 0.0;
-      std::size_t n = 0;
-      for (std::size_t k = i; k < std::min(batch.size(), i + bucket); ++k) {
-        if (!std::isfinite(batch[k])) continue;
-        sum += batch[k];
-        ++n;
-      }
-      if (n) svg << num(X(x0 + static_cast<double>(i + bucket / 2 + 1))) << "," << num(Y(sum / static_cast<double>(n))) << " ";
-    }
-    svg << "\"/>\n";
-  }
+  batch_line(svg, batch, x0, X, Y);
   const auto series = [&](double CurvePoint::*field, const char* colour) {
     svg << "<polyline fill=\"none\" stroke=\"" << colour << "\" stroke-width=\"2.5\" points=\"";
     for (const CurvePoint& p : curve) svg << num(X(static_cast<double>(p.step))) << "," << num(Y(p.*field)) << " ";
@@ -141,15 +153,7 @@ std::string loss_svg(const RunSummary& s) {
   };
   series(&CurvePoint::train, "#08519c");
   series(&CurvePoint::validation, "#e6550d");
-  const double lx = left + plot_w - 250, ly = top + 18;
-  svg << "<rect x=\"" << lx - 10 << "\" y=\"" << ly - 14 << "\" width=\"250\" height=\"64\" fill=\"white\" stroke=\"#ccc\"/>\n";
-  const char* names[] = {"batch loss (each step)", "train loss (fixed windows)", "validation loss"};
-  const char* colours[] = {"#9ecae1", "#08519c", "#e6550d"};
-  for (int i = 0; i < 3; ++i) {
-    svg << "<line x1=\"" << lx << "\" x2=\"" << lx + 24 << "\" y1=\"" << ly + 18 * i - 4 << "\" y2=\"" << ly + 18 * i - 4
-        << "\" stroke=\"" << colours[i] << "\" stroke-width=\"" << (i ? 2.5 : 1.5) << "\"/>\n";
-    svg << text(lx + 32, ly + 18 * i, names[i]);
-  }
+  loss_legend(svg, left + plot_w - 250, top + 18);
   svg << text(left + plot_w, top - 8,
               "initial " + num(s.initial_loss(), 3) + "  ->  validation " + num(s.val_loss(), 3),
               "text-anchor=\"end\" fill=\"#444\"");
@@ -157,144 +161,153 @@ std::string loss_svg(const RunSummary& s) {
   return svg.str();
 }
 
-std::string embedding_rows_svg(const RunSummary& s, const Vocabulary& vocabulary, const Array& before, const Array& after) {
-  const RowCheck& rows = s.rows;
-  const std::size_t vocab = before.shape()[0];
-  const std::size_t features = before.shape()[1];
-  // Show every id across; features down (at most 64 of them, so the file stays small).
-  const std::size_t shown_features = std::min<std::size_t>(features, 64);
-  const int left = 40, right = 30, top = 84;
-  const double plot_w = std::max(512.0, std::min(1200.0, 3.0 * static_cast<double>(vocab)));
-  const double col = plot_w / static_cast<double>(vocab);
-  const double bars_h = 120, gap = 44, cell_h = std::max(3.0, std::min(8.0, 240.0 / static_cast<double>(shown_features)));
-  const double heat_top = top + bars_h + gap, heat_h = cell_h * static_cast<double>(shown_features);
-  const int width = left + static_cast<int>(plot_w) + right;
-  const int height = static_cast<int>(heat_top + heat_h + 128);
-  const auto X = [&](std::size_t id) { return left + col * static_cast<double>(id); };
+namespace {
 
-  double max_move = 0.0, max_delta = 0.0;
-  for (const double m : rows.movement) max_move = std::max(max_move, m);
-  for (std::size_t i = 0; i < before.size(); ++i) {
-    max_delta = std::max(max_delta, std::fabs(double{after.data()[i]} - before.data()[i]));
+// The embedding-rows figure's geometry: every id across, features down (at most 64 of them,
+// so the file stays small); a bar panel above a heat map.
+struct RowsLayout {
+  std::size_t vocab = 0, features = 0, shown_features = 0;
+  int left = 40, right = 30, top = 84;
+  double plot_w = 0, col = 0, bars_h = 120, gap = 44, cell_h = 0, heat_top = 0, heat_h = 0;
+  int width = 0, height = 0;
+
+  RowsLayout(std::size_t v, std::size_t f) : vocab(v), features(f), shown_features(std::min<std::size_t>(f, 64)) {
+    plot_w = std::max(512.0, std::min(1200.0, 3.0 * static_cast<double>(vocab)));
+    col = plot_w / static_cast<double>(vocab);
+    cell_h = std::max(3.0, std::min(8.0, 240.0 / static_cast<double>(shown_features)));
+    heat_top = top + bars_h + gap;
+    heat_h = cell_h * static_cast<double>(shown_features);
+    width = left + static_cast<int>(plot_w) + right;
+    height = static_cast<int>(heat_top + heat_h + 128);
   }
-  if (max_move == 0.0) max_move = 1.0;
-  if (max_delta == 0.0) max_delta = 1.0;
+  double x(std::size_t id) const { return left + col * static_cast<double>(id); }
+};
 
-  std::ostringstream svg;
-  svg << header(width, height, "next_token embedding rows");
-  svg << text(left, 22, "Which embedding rows moved: " + std::to_string(rows.rows_changed) + " of " + std::to_string(vocab) +
-                            " rows changed, " + std::to_string(rows.rows_seen) + " ids were fed as input",
-              "font-size=\"15\" font-weight=\"bold\"");
-  const std::string flat_note =
-      rows.dense_table_gradient
-          ? "tied output layer (--tie): every row gets a gradient, so never-fed rows move too"
-          : std::to_string(rows.rows_never_seen) + " never-fed rows (grey) are " +
-                (rows.unseen_rows_identical ? "bit-identical to their initial values" : "NOT all unchanged");
-  svg << text(left, 42, flat_note, "fill=\"#444\"");
+constexpr int kLevels = 16;  // colours are quantised so equal neighbours merge into one rect
 
-  // Panel 1: movement of each row, |after - before|.
+// Panel 1: movement of each row, |after - before|.
+void movement_panel(std::ostream& svg, const RowsLayout& L, const RowCheck& rows, const Vocabulary& vocabulary,
+                    double max_move) {
+  const int left = L.left, top = L.top;
+  const double bars_h = L.bars_h, col = L.col;
   svg << text(left, top - 10, "How far each row moved: |after - before| (tallest bar " + num(max_move, 2) + ")",
               "font-weight=\"bold\" fill=\"#333\"");
-  svg << "<line x1=\"" << left << "\" x2=\"" << num(left + plot_w) << "\" y1=\"" << top + bars_h << "\" y2=\"" << top + bars_h
+  svg << "<line x1=\"" << left << "\" x2=\"" << num(left + L.plot_w) << "\" y1=\"" << top + bars_h << "\" y2=\"" << top + bars_h
       << "\" stroke=\"#444\"/>\n";
-  for (std::size_t r = 0; r < vocab; ++r) {
+  for (std::size_t r = 0; r < L.vocab; ++r) {
     const std::string label = vocabulary.label(static_cast<std::int32_t>(r));
     if (!rows.seen[r] && !rows.dense_table_gradient) {
-      svg << "<rect x=\"" << num(X(r), 2) << "\" y=\"" << top + bars_h - 2 << "\" width=\"" << num(col, 2)
+      svg << "<rect x=\"" << num(L.x(r), 2) << "\" y=\"" << top + bars_h - 2 << "\" width=\"" << num(col, 2)
           << "\" height=\"2\" fill=\"" << kNeverFed << "\"><title>id " << r << " " << escape(label)
           << ": never fed, moved " << num(rows.movement[r], 6) << "</title></rect>\n";
       continue;
     }
     const double h = rows.movement[r] / max_move * bars_h;
-    svg << "<rect x=\"" << num(X(r), 2) << "\" y=\"" << num(top + bars_h - h, 2) << "\" width=\"" << num(col, 2)
+    svg << "<rect x=\"" << num(L.x(r), 2) << "\" y=\"" << num(top + bars_h - h, 2) << "\" width=\"" << num(col, 2)
         << "\" height=\"" << num(std::max(h, 0.5), 2) << "\" fill=\"" << (rows.seen[r] ? kSeenBar : "#9e9ac8")
         << "\"><title>id " << r << " " << escape(label) << (rows.seen[r] ? ": fed" : ": never fed") << ", moved "
         << num(rows.movement[r], 4) << "</title></rect>\n";
   }
+}
 
-  // Panel 2: every element's change; a column per id, a row per feature.
-  svg << text(left, heat_top - 10,
+// One id's column of the heat map: runs of equal colour as one rect each.
+void change_column(std::ostream& svg, const RowsLayout& L, std::size_t r, const Array& before, const Array& after,
+                   double max_delta) {
+  const auto level = [&](std::size_t k) {
+    const double d = double{after(r, k)} - before(r, k);
+    return static_cast<int>(std::lround(d / max_delta * kLevels));
+  };
+  std::size_t j = 0;
+  while (j < L.shown_features) {
+    const int lv = level(j);
+    std::size_t end = j + 1;
+    while (end < L.shown_features && level(end) == lv) ++end;
+    if (lv != 0) {
+      svg << "<rect x=\"" << num(L.x(r), 2) << "\" y=\"" << num(L.heat_top + L.cell_h * static_cast<double>(j), 1)
+          << "\" width=\"" << num(L.col, 2) << "\" height=\"" << num(L.cell_h * static_cast<double>(end - j), 1)
+          << "\" fill=\"" << diverging(static_cast<double>(lv) / kLevels) << "\"/>\n";
+    }
+    j = end;
+  }
+}
+
+// Panel 2: every element's change; a column per id, a row per feature.
+void change_panel(std::ostream& svg, const RowsLayout& L, const RowCheck& rows, const Array& before, const Array& after,
+                  double max_delta) {
+  const std::size_t features = L.features, shown_features = L.shown_features;
+  svg << text(L.left, L.heat_top - 10,
               "Every element's change: a column per id, a row per feature (" +
                   (shown_features == features ? std::to_string(features) + " features"
                                               : "first " + std::to_string(shown_features) + " of " + std::to_string(features) + " features") +
                   ")",
               "font-weight=\"bold\" fill=\"#333\"");
-  constexpr int kLevels = 16;  // colours are quantised so equal neighbours merge into one rect
-  for (std::size_t r = 0; r < vocab; ++r) {
+  for (std::size_t r = 0; r < L.vocab; ++r) {
     if (!rows.seen[r] && rows.movement[r] == 0.0) {
-      svg << "<rect x=\"" << num(X(r), 2) << "\" y=\"" << heat_top << "\" width=\"" << num(col, 2) << "\" height=\""
-          << num(heat_h, 1) << "\" fill=\"" << kNeverFed << "\"/>\n";
+      svg << "<rect x=\"" << num(L.x(r), 2) << "\" y=\"" << L.heat_top << "\" width=\"" << num(L.col, 2) << "\" height=\""
+          << num(L.heat_h, 1) << "\" fill=\"" << kNeverFed << "\"/>\n";
       continue;
     }
-    std::size_t j = 0;
-    while (j < shown_features) {
-      const auto level = [&](std::size_t k) {
-        const double d = double{after(r, k)} - before(r, k);
-        return static_cast<int>(std::lround(d / max_delta * kLevels));
-      };
-      const int lv = level(j);
-      std::size_t end = j + 1;
-      while (end < shown_features && level(end) == lv) ++end;
-      if (lv != 0) {
-        svg << "<rect x=\"" << num(X(r), 2) << "\" y=\"" << num(heat_top + cell_h * static_cast<double>(j), 1)
-            << "\" width=\"" << num(col, 2) << "\" height=\"" << num(cell_h * static_cast<double>(end - j), 1)
-            << "\" fill=\"" << diverging(static_cast<double>(lv) / kLevels) << "\"/>\n";
-      }
-      j = end;
-    }
+    change_column(svg, L, r, before, after, max_delta);
   }
-  svg << "<rect x=\"" << left << "\" y=\"" << heat_top << "\" width=\"" << num(plot_w) << "\" height=\"" << num(heat_h, 1)
+  svg << "<rect x=\"" << L.left << "\" y=\"" << L.heat_top << "\" width=\"" << num(L.plot_w) << "\" height=\"" << num(L.heat_h, 1)
       << "\" fill=\"none\" stroke=\"#444\"/>\n";
+}
 
-  // Name the longest run of never-fed ids inside the heat map, where it is wide enough.
-  if (!rows.dense_table_gradient) {
-    std::size_t best_start = 0, best_length = 0;
-    for (std::size_t r = 0; r < vocab;) {
-      std::size_t end = r;
-      while (end < vocab && !rows.seen[end]) ++end;
-      if (end - r > best_length) {
-        best_start = r;
-        best_length = end - r;
-      }
-      r = end + 1;
+// Names the longest run of never-fed ids inside the heat map, where it is wide enough.
+void never_fed_note(std::ostream& svg, const RowsLayout& L, const RowCheck& rows) {
+  if (rows.dense_table_gradient) return;
+  std::size_t best_start = 0, best_length = 0;
+  for (std::size_t r = 0; r < L.vocab;) {
+    std::size_t end = r;
+    while (end < L.vocab && !rows.seen[end]) ++end;
+    if (end - r > best_length) {
+      best_start = r;
+      best_length = end - r;
     }
-    if (static_cast<double>(best_length) * col >= 150.0) {
-      const double cx = X(best_start) + col * static_cast<double>(best_length) / 2;
-      svg << text(cx, heat_top + heat_h / 2 - 2,
-                  "ids " + std::to_string(best_start) + "-" + std::to_string(best_start + best_length - 1) + ": never fed",
-                  "text-anchor=\"middle\" fill=\"#555\"");
-      svg << text(cx, heat_top + heat_h / 2 + 14, "not one bit changed", "text-anchor=\"middle\" fill=\"#555\"");
-    }
+    r = end + 1;
   }
+  if (static_cast<double>(best_length) * L.col >= 150.0) {
+    const double cx = L.x(best_start) + L.col * static_cast<double>(best_length) / 2;
+    svg << text(cx, L.heat_top + L.heat_h / 2 - 2,
+                "ids " + std::to_string(best_start) + "-" + std::to_string(best_start + best_length - 1) + ": never fed",
+                "text-anchor=\"middle\" fill=\"#555\"");
+    svg << text(cx, L.heat_top + L.heat_h / 2 + 14, "not one bit changed", "text-anchor=\"middle\" fill=\"#555\"");
+  }
+}
 
-  // Id axis: byte values at round hex positions, word ids at round numbers.
-  const double axis_y = heat_top + heat_h;
+// Id axis: byte values at round hex positions, other ids at round numbers.
+void id_axis(std::ostream& svg, const RowsLayout& L, const Vocabulary& vocabulary) {
+  const double axis_y = L.heat_top + L.heat_h;
   std::vector<std::size_t> marks;
-  if (vocabulary.kind() == TokenKind::byte && vocab == 256) {
+  if (vocabulary.kind() == TokenKind::byte && L.vocab == 256) {
     marks = {0, 32, 48, 65, 97, 128, 192, 255};
   } else {
-    for (const double t : ticks(0.0, static_cast<double>(vocab - 1), 8)) marks.push_back(static_cast<std::size_t>(t));
+    for (const double t : ticks(0.0, static_cast<double>(L.vocab - 1), 8)) marks.push_back(static_cast<std::size_t>(t));
   }
   for (const std::size_t m : marks) {
-    const double x = X(m) + col / 2;
+    const double x = L.x(m) + L.col / 2;
     svg << "<line x1=\"" << num(x) << "\" x2=\"" << num(x) << "\" y1=\"" << num(axis_y) << "\" y2=\"" << num(axis_y + 5)
         << "\" stroke=\"#444\"/>\n";
     std::string label = std::to_string(m);
     if (vocabulary.kind() == TokenKind::byte) label += " " + vocabulary.label(static_cast<std::int32_t>(m));
     svg << text(x, axis_y + 18, label, "text-anchor=\"middle\" font-size=\"11\" fill=\"#444\"");
   }
-  svg << text(left + plot_w / 2, axis_y + 36,
+  svg << text(L.left + L.plot_w / 2, axis_y + 36,
               std::string("token id (") + (vocabulary.kind() == TokenKind::byte  ? "byte value"
                                   : vocabulary.kind() == TokenKind::bpe ? "0-255 bytes, then BPE merges in order"
+                                  : vocabulary.kind() == TokenKind::character ? "character, in code point order"
                                                                         : "word rank; 0 is <unk>") + ")",
               "text-anchor=\"middle\"");
+}
 
-  // Legend: fed rows, never-fed rows, the colour scale of the element changes.
-  const double ly = axis_y + 62;
+// Legend: fed rows, never-fed rows, the colour scale of the element changes.
+void rows_legend(std::ostream& svg, const RowsLayout& L, const RunSummary& s, double max_delta) {
+  const int left = L.left;
+  const double ly = L.heat_top + L.heat_h + 62;
   svg << "<rect x=\"" << left << "\" y=\"" << ly - 10 << "\" width=\"14\" height=\"12\" fill=\"" << kSeenBar << "\"/>\n";
   svg << text(left + 20, ly, "fed as input: moved by SGD");
   svg << "<rect x=\"" << left + 220 << "\" y=\"" << ly - 10 << "\" width=\"14\" height=\"12\" fill=\"" << kNeverFed << "\"/>\n";
-  svg << text(left + 240, ly, rows.dense_table_gradient ? "never fed" : "never fed: flat, not one bit changed");
+  svg << text(left + 240, ly, s.rows.dense_table_gradient ? "never fed" : "never fed: flat, not one bit changed");
   const double sx = left + 110, sy = ly + 24;
   svg << text(left, sy, "element change");
   for (int i = -kLevels; i <= kLevels; ++i) {
@@ -308,6 +321,38 @@ std::string embedding_rows_svg(const RunSummary& s, const Vocabulary& vocabulary
                               ? "Momentum and weight decay are lazy on the table: they touch a row only in steps that feed it."
                               : "Plain SGD writes only the rows named by each step's row-sparse gradient."),
               "fill=\"#444\" font-size=\"11\"");
+}
+
+}  // namespace
+
+std::string embedding_rows_svg(const RunSummary& s, const Vocabulary& vocabulary, const Array& before, const Array& after) {
+  const RowCheck& rows = s.rows;
+  const RowsLayout L(before.shape()[0], before.shape()[1]);
+  double max_move = 0.0, max_delta = 0.0;
+  for (const double m : rows.movement) max_move = std::max(max_move, m);
+  for (std::size_t i = 0; i < before.size(); ++i) {
+    max_delta = std::max(max_delta, std::fabs(double{after.data()[i]} - before.data()[i]));
+  }
+  if (max_move == 0.0) max_move = 1.0;
+  if (max_delta == 0.0) max_delta = 1.0;
+
+  std::ostringstream svg;
+  svg << header(L.width, L.height, "next_token embedding rows");
+  svg << text(L.left, 22, "Which embedding rows moved: " + std::to_string(rows.rows_changed) + " of " +
+                              std::to_string(L.vocab) + " rows changed, " + std::to_string(rows.rows_seen) +
+                              " ids were fed as input",
+              "font-size=\"15\" font-weight=\"bold\"");
+  const std::string flat_note =
+      rows.dense_table_gradient
+          ? "tied output layer (--tie): every row gets a gradient, so never-fed rows move too"
+          : std::to_string(rows.rows_never_seen) + " never-fed rows (grey) are " +
+                (rows.unseen_rows_identical ? "bit-identical to their initial values" : "NOT all unchanged");
+  svg << text(L.left, 42, flat_note, "fill=\"#444\"");
+  movement_panel(svg, L, rows, vocabulary, max_move);
+  change_panel(svg, L, rows, before, after, max_delta);
+  never_fed_note(svg, L, rows);
+  id_axis(svg, L, vocabulary);
+  rows_legend(svg, L, s, max_delta);
   svg << "</svg>\n";
   return svg.str();
 }

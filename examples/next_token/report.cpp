@@ -9,6 +9,7 @@
 #include <ostream>
 #include <sstream>
 
+#include "common/numbers.hpp"
 #include "core/io/message_text.hpp"
 #include "core/threads.hpp"
 #include "optimizer_choice.hpp"
@@ -19,28 +20,9 @@ using xgrad::Array;
 
 namespace {
 
-std::string fixed(double value, int digits) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%.*f", digits, value);
-  return buffer;
-}
-
-// 41234 -> "41,234"
-std::string grouped(double value) {
-  std::string digits = std::to_string(static_cast<long long>(std::llround(value)));
-  for (int i = static_cast<int>(digits.size()) - 3; i > 0 && digits[static_cast<std::size_t>(i) - 1] != '-'; i -= 3) {
-    digits.insert(static_cast<std::size_t>(i), ",");
-  }
-  return digits;
-}
-
-// The shortest decimal that reads back as the same float, as a double: 0.05f -> 0.05, not
-// 0.05000000074505806, so --json shows the flags as they were typed.
-double short_double(float value) {
-  char buffer[32];
-  const auto end = std::to_chars(buffer, buffer + sizeof buffer, value).ptr;
-  return std::strtod(std::string(buffer, end).c_str(), nullptr);
-}
+using examples::fixed;
+using examples::grouped;
+using examples::shortest_double;
 
 std::string plural(std::size_t n, const char* one, const char* many) {
   return std::to_string(n) + " " + (n == 1 ? one : many);
@@ -145,8 +127,11 @@ std::string printable(const std::string& text) {
   return out;
 }
 
-nlohmann::json summary_json(const RunSummary& s) {
-  using nlohmann::json;
+namespace {
+
+using nlohmann::json;
+
+json curve_json(const RunSummary& s) {
   json curve = json::array();
   for (const CurvePoint& p : s.result.curve) {
     curve.push_back({{"step", p.step},
@@ -155,7 +140,10 @@ nlohmann::json summary_json(const RunSummary& s) {
                      {"train_bits_per_byte", s.train_bits_per_byte(p.train)},
                      {"validation_bits_per_byte", s.validation_bits_per_byte(p.validation)}});
   }
-  const TrainOptions& o = s.options;
+  return curve;
+}
+
+json model_summary_json(const RunSummary& s) {
   json model{{"kind", model_kind_name(s.model.kind)},
              {"tokens", token_kind_name(s.tokens)},
              {"vocab", s.model.vocab()},
@@ -167,9 +155,31 @@ nlohmann::json summary_json(const RunSummary& s) {
     model.update({{"embed_dim", s.model.mlp.embed_dim}, {"hidden", s.model.mlp.hidden}, {"tie", s.model.mlp.tie}});
   } else {
     const TransformerConfig& c = s.model.transformer;
-    model.update({{"embed_dim", c.embed_dim}, {"blocks", c.layers}, {"heads", c.heads}, {"dropout", short_double(c.dropout)},
-                  {"attention_dropout", short_double(c.attention_dropout)}});
+    model.update({{"embed_dim", c.embed_dim}, {"blocks", c.layers}, {"heads", c.heads}, {"dropout", shortest_double(c.dropout)},
+                  {"attention_dropout", shortest_double(c.attention_dropout)}, {"bias", c.bias}, {"tie", c.tie}});
   }
+  return model;
+}
+
+json optimizer_json(const TrainOptions& o) {
+  return {{"kind", optimizer_kind_name(o.optimizer)},
+          {"schedule", schedule_kind_name(o.schedule)},
+          {"lr", shortest_double(o.lr)},
+          {"lr_final", shortest_double(o.lr_final)},
+          {"warmup", o.warmup},
+          {"schedule_steps", o.total_schedule_steps()},
+          {"momentum", shortest_double(o.momentum)},
+          {"weight_decay", shortest_double(o.weight_decay)},
+          {"beta1", shortest_double(o.beta1)},
+          {"beta2", shortest_double(o.beta2)},
+          {"eps", shortest_double(o.eps)},
+          {"clip", shortest_double(o.clip)}};
+}
+
+}  // namespace
+
+nlohmann::json summary_json(const RunSummary& s) {
+  const TrainOptions& o = s.options;
   return json{
       {"steps", s.result.steps},
       {"tokens", s.result.tokens},
@@ -199,6 +209,7 @@ nlohmann::json summary_json(const RunSummary& s) {
       {"last_step", o.first_step + s.result.steps},
       {"train_seconds", s.result.train_seconds},
       {"total_seconds", s.total_seconds},
+      {"config", s.config},
       {"corpus", {{"path", s.corpus},
                   {"bytes", s.corpus_bytes},
                   {"train_tokens", s.train_tokens},
@@ -206,27 +217,17 @@ nlohmann::json summary_json(const RunSummary& s) {
                   {"train_bytes", s.train_bytes},
                   {"validation_bytes", s.validation_bytes},
                   {"unknown_tokens", s.unknown_tokens}}},
-      {"model", model},
-      {"optimizer", {{"kind", optimizer_kind_name(o.optimizer)},
-                     {"schedule", schedule_kind_name(o.schedule)},
-                     {"lr", short_double(o.lr)},
-                     {"lr_final", short_double(o.lr_final)},
-                     {"warmup", o.warmup},
-                     {"schedule_steps", o.total_schedule_steps()},
-                     {"momentum", short_double(o.momentum)},
-                     {"weight_decay", short_double(o.weight_decay)},
-                     {"beta1", short_double(o.beta1)},
-                     {"beta2", short_double(o.beta2)},
-                     {"eps", short_double(o.eps)},
-                     {"clip", short_double(o.clip)}}},
+      {"model", model_summary_json(s)},
+      {"optimizer", optimizer_json(o)},
       {"training", {{"batch_size", o.batch},
-                    {"lr", short_double(o.lr)},
-                    {"lr_final", short_double(o.lr_final)},
-                    {"momentum", short_double(o.momentum)},
-                    {"weight_decay", short_double(o.weight_decay)},
+                    {"lr", shortest_double(o.lr)},
+                    {"lr_final", shortest_double(o.lr_final)},
+                    {"momentum", shortest_double(o.momentum)},
+                    {"weight_decay", shortest_double(o.weight_decay)},
                     {"eval_every", o.eval_every},
-                    {"eval_windows", o.eval_windows}}},
-      {"curve", curve},
+                    {"eval_windows", o.eval_windows},
+                    {"eval_batches", o.eval_batches}}},
+      {"curve", curve_json(s)},
       {"temperature", s.temperature},
       {"samples", s.samples},
   };

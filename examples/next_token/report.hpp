@@ -52,6 +52,7 @@ struct RunSummary {
   std::size_t parameter_count = 0;
   std::string init;                   // how the parameters were initialised or loaded
   TrainOptions options;
+  nlohmann::json config;              // the resolved configuration (config.hpp's config_json)
   std::size_t train_tokens = 0, validation_tokens = 0, unknown_tokens = 0;
   std::size_t train_bytes = 0, validation_bytes = 0;  // the text behind each split (Split's counts)
   TrainResult result;

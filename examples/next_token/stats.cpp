@@ -8,6 +8,8 @@
 #include <ostream>
 #include <sstream>
 
+#include "common/numbers.hpp"
+
 namespace next_token {
 
 using xgrad::Array;
@@ -27,12 +29,8 @@ double std_dev(const float* v, std::size_t n) {
   return std::sqrt(sq / static_cast<double>(n));
 }
 
-std::string fixed(double value, int digits) {
-  if (!std::isfinite(value)) return "-";
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.*f", digits, value);
-  return buffer;
-}
+// A measurement that could not be taken (a zero norm's log) shows as "-".
+std::string fixed(double value, int digits) { return std::isfinite(value) ? examples::fixed(value, digits) : "-"; }
 
 std::string general(double value) {
   if (!std::isfinite(value)) return "-";

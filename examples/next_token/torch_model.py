@@ -115,9 +115,13 @@ class NextTokenMLP(nn.Module):
 
 
 def encode(text, manifest):
-    """Vocabulary::encode: byte values, or word ids with 0 for <unk>."""
+    """Vocabulary::encode: byte values, character ids (the manifest's characters in order), or
+    word ids with 0 for <unk>."""
     if manifest["model"]["tokens"] == "byte":
         return np.frombuffer(text, dtype=np.uint8).astype(np.int64)
+    if manifest["model"]["tokens"] == "char":
+        index = {c: i for i, c in enumerate(manifest["vocabulary"])}
+        return np.array([index[c] for c in text.decode("utf-8")], dtype=np.int64)
     index = {word.encode("utf-8"): i for i, word in enumerate(manifest["vocabulary"])}
     return np.array([index.get(w, 0) for w in WORDS.findall(text)], dtype=np.int64)
 

@@ -61,6 +61,23 @@ float gradient_norm(const std::vector<Tensor>& parameters) {
 
 }  // namespace
 
+TrainOptions default_training(ModelKind kind) {
+  TrainOptions t;
+  if (kind == ModelKind::mlp) return t;
+  t.steps = 5000;
+  t.batch = 32;
+  t.optimizer = OptimizerKind::adamw;
+  t.schedule = ScheduleKind::cosine;
+  t.lr = 3e-3f;
+  t.lr_final = 3e-4f;
+  t.warmup = 100;
+  t.weight_decay = 0.1f;
+  t.clip = 1.0f;
+  t.eval_every = 500;
+  t.eval_windows = 512;
+  return t;
+}
+
 double evaluate(const LanguageModel& model, const std::vector<std::int32_t>& tokens,
                 const std::vector<std::size_t>& positions) {
   const std::size_t context = model.context();
@@ -79,88 +96,140 @@ double evaluate(const LanguageModel& model, const std::vector<std::int32_t>& tok
   return positions.empty() ? 0.0 : total / static_cast<double>(positions.size());
 }
 
+namespace {
+
+// The losses at one moment on both splits: on each split's fixed evenly spaced windows, or
+// (eval_batches > 0) as nanoGPT's estimate_loss, on eval_batches random batches of B windows
+// drawn afresh for each measurement from a stream of their own (kEvalStream, by step), so the
+// training batches stay as they were and a resumed run measures as an unbroken one.
+class LossMeter {
+ public:
+  LossMeter(const LanguageModel& model, const Split& split, const TrainOptions& options)
+      : model_(model), split_(split), options_(options),
+        train_(evaluation_positions(split.train.size(), model.context(), options.eval_windows)),
+        validation_(evaluation_positions(split.validation.size(), model.context(), options.eval_windows)) {}
+
+  // `step` counts from this run's first step.
+  CurvePoint measure(std::size_t step) const {
+    CurvePoint point;
+    point.step = options_.first_step + step;
+    point.train = evaluate(model_, split_.train, positions(split_.train, train_, 2 * point.step));
+    point.validation = evaluate(model_, split_.validation, positions(split_.validation, validation_, 2 * point.step + 1));
+    return point;
+  }
+
+ private:
+  std::vector<std::size_t> positions(const std::vector<std::int32_t>& tokens, const std::vector<std::size_t>& fixed,
+                                     std::uint64_t stream) const {
+    if (options_.eval_batches == 0) return fixed;
+    Rng rng(stream_seed(options_.seed, kEvalStream, stream));
+    const std::size_t windows = window_count(tokens.size(), model_.context());
+    std::vector<std::size_t> ends(options_.eval_batches * options_.batch);
+    for (std::size_t& end : ends) end = model_.context() + static_cast<std::size_t>(rng.below(windows));
+    return ends;
+  }
+
+  const LanguageModel& model_;
+  const Split& split_;
+  const TrainOptions& options_;
+  std::vector<std::size_t> train_, validation_;
+};
+
+// One step's batch: B windows drawn uniformly from the training split.
+class BatchSampler {
+ public:
+  BatchSampler(const LanguageModel& model, const Split& split, const TrainOptions& options)
+      : tokens_(split.train), context_(model.context()), predictions_(model.predictions_per_window()),
+        windows_(window_count(split.train.size(), context_)), ends_(options.batch),
+        rng_(options.sampler_state ? *options.sampler_state : stream_seed(options.seed, kBatchStream, options.first_step)) {}
+
+  // Draws the next batch into inputs (B, C) and targets (B * P), marking each input id in `seen`.
+  void next(std::vector<std::int64_t>& inputs, std::vector<std::int64_t>& targets, std::vector<std::uint8_t>& seen) {
+    for (std::size_t& end : ends_) end = context_ + static_cast<std::size_t>(rng_.below(windows_));
+    fill_windows(tokens_, ends_.data(), ends_.size(), context_, predictions_, inputs, targets);
+    for (const std::int64_t id : inputs) seen[static_cast<std::size_t>(id)] = 1;
+  }
+  std::uint64_t state() const { return rng_.state(); }
+
+ private:
+  const std::vector<std::int32_t>& tokens_;
+  std::size_t context_, predictions_, windows_;
+  std::vector<std::size_t> ends_;
+  Rng rng_;
+};
+
+// Forward, backward, clipping and the update; returns the batch loss (not finite: diverged,
+// and nothing was updated) and sets grad_norm, the norm before clipping.
+float train_step(const LanguageModel& model, optim::Optimizer& optimizer, const std::vector<Tensor>& parameters,
+                 const TokenIds& inputs, const TokenIds& targets, const random::Key& dropout_key,
+                 const TrainOptions& options, TrainObserver& observer, std::size_t done, float& grad_norm) {
+  Tape tape;
+  const Tensor loss = softmax_cross_entropy(tape, model.logits(tape, inputs, dropout_key), targets);
+  const float value = loss.value()();
+  if (!std::isfinite(value)) return value;  // stop before a NaN gradient reaches the parameters
+  tape.backward(loss);
+  observer.on_backward(done, tape);
+  grad_norm = options.clip > 0.0f ? optim::clip_grad_norm(parameters, options.clip) : gradient_norm(parameters);
+  optimizer.step();
+  optimizer.zero_grad();
+  return value;
+}
+
+}  // namespace
+
 TrainResult train(const LanguageModel& model, optim::Optimizer& optimizer, const Split& split,
                   const TrainOptions& options, TrainObserver& observer) {
-  const std::size_t context = model.context();
-  const std::size_t predictions = model.predictions_per_window();
   TrainResult result;
   result.seen.assign(model.vocab(), 0);
   result.initial_table = model.token_table().value();
   result.batch_losses.reserve(options.steps);
   result.grad_norms.reserve(options.steps);
-
-  const std::vector<std::size_t> train_positions =
-      evaluation_positions(split.train.size(), context, options.eval_windows);
-  const std::vector<std::size_t> validation_positions =
-      evaluation_positions(split.validation.size(), context, options.eval_windows);
+  const LossMeter meter(model, split, options);
   const Clock::time_point run_start = Clock::now();
-  const auto measure = [&](std::size_t step) {
-    CurvePoint point;
-    point.step = options.first_step + step;
-    point.train = evaluate(model, split.train, train_positions);
-    point.validation = evaluate(model, split.validation, validation_positions);
-    result.curve.push_back(point);
-    return point;
+  // Throughput of the training steps alone, and the time left at the pace of the whole run.
+  const auto report = [&](std::size_t done, float grad_norm, bool eval) {
+    const double rate = result.train_seconds > 0 ? static_cast<double>(result.tokens) / result.train_seconds : 0.0;
+    const double eta = seconds_since(run_start) / static_cast<double>(done) * static_cast<double>(options.steps - done);
+    if (!eval) observer.on_step(done, options.steps, result.batch_losses.back(), grad_norm, rate, eta);
+    else observer.on_eval(result.curve.back(), done, options.steps, grad_norm, rate, eta);
   };
-  const auto rates = [&](std::size_t done, double& tokens_per_second, double& eta) {
-    tokens_per_second = result.train_seconds > 0 ? static_cast<double>(result.tokens) / result.train_seconds : 0.0;
-    eta = done > 0 ? seconds_since(run_start) / static_cast<double>(done) * static_cast<double>(options.steps - done)
-                   : 0.0;
-  };
-  measure(0);
+  result.curve.push_back(meter.measure(0));
   observer.on_eval(result.curve.back(), 0, options.steps, 0.0f, 0.0, 0.0);
 
   const std::vector<Tensor> parameters = model.tensors();
   const std::unique_ptr<optim::Schedule> schedule = make_schedule(options);
   const random::Key dropout_root = random::fold_in(random::prng_key(static_cast<std::int64_t>(options.seed)), kDropoutStream);
-  Rng rng(options.sampler_state ? *options.sampler_state : stream_seed(options.seed, kBatchStream, options.first_step));
-  // Reused by every step: the windows' ends, inputs and targets.
-  const std::size_t windows = window_count(split.train.size(), context);
-  std::vector<std::size_t> ends(options.batch);
-  std::vector<std::int64_t> inputs, targets;
-  const Shape input_shape{options.batch, context};
-  float grad_norm = 0.0f;
-
+  BatchSampler sampler(model, split, options);
+  std::vector<std::int64_t> inputs, targets;  // reused by every step
+  const Shape input_shape{options.batch, model.context()};
   for (std::size_t step = 0; step < options.steps; ++step) {
     const Clock::time_point step_start = Clock::now();
     const std::size_t global_step = options.first_step + step;
-    for (std::size_t& end : ends) end = context + static_cast<std::size_t>(rng.below(windows));
-    fill_windows(split.train, ends.data(), options.batch, context, predictions, inputs, targets);
-    for (const std::int64_t id : inputs) result.seen[static_cast<std::size_t>(id)] = 1;
+    sampler.next(inputs, targets, result.seen);
     optimizer.set_lr(schedule->lr(global_step));
-
-    Tape tape;
     const random::Key dropout_key = random::fold_in(dropout_root, static_cast<std::uint32_t>(global_step));
-    const Tensor loss =
-        softmax_cross_entropy(tape, model.logits(tape, TokenIds(inputs, input_shape), dropout_key), TokenIds(targets));
-    const float value = loss.value()();
-    if (!std::isfinite(value)) {  // stop before a NaN gradient reaches the parameters
+    float grad_norm = result.grad_norms.empty() ? 0.0f : result.grad_norms.back();
+    const float value = train_step(model, optimizer, parameters, TokenIds(inputs, input_shape), TokenIds(targets),
+                                   dropout_key, options, observer, step + 1, grad_norm);
+    result.batch_losses.push_back(value);
+    if (!std::isfinite(value)) {
       result.diverged = true;
-      result.batch_losses.push_back(value);
       break;
     }
-    tape.backward(loss);
-    observer.on_backward(step + 1, tape);
-    grad_norm = options.clip > 0.0f ? optim::clip_grad_norm(parameters, options.clip) : gradient_norm(parameters);
-    optimizer.step();
-    optimizer.zero_grad();
-
     result.train_seconds += seconds_since(step_start);
-    result.batch_losses.push_back(value);
     result.grad_norms.push_back(grad_norm);
     ++result.steps;
-    result.tokens += options.batch * predictions;
-    double tokens_per_second = 0.0, eta = 0.0;
-    rates(step + 1, tokens_per_second, eta);
-    observer.on_step(step + 1, options.steps, value, grad_norm, tokens_per_second, eta);
+    result.tokens += options.batch * model.predictions_per_window();
+    report(step + 1, grad_norm, false);
     if (step + 1 == options.steps || is_eval_step(step + 1, options.eval_every)) {
-      measure(step + 1);
-      rates(step + 1, tokens_per_second, eta);
-      observer.on_eval(result.curve.back(), step + 1, options.steps, grad_norm, tokens_per_second, eta);
+      result.curve.push_back(meter.measure(step + 1));
+      report(step + 1, grad_norm, true);
     }
   }
-  if (result.diverged || result.curve.back().step != options.first_step + result.steps) measure(result.steps);
-  result.sampler_state = rng.state();
+  if (result.diverged || result.curve.back().step != options.first_step + result.steps) {
+    result.curve.push_back(meter.measure(result.steps));
+  }
+  result.sampler_state = sampler.state();
   return result;
 }
 

@@ -1,7 +1,7 @@
 // Training, evaluation and sampling for either toy language model (language_model.hpp):
 // mini-batches of windows, an optimiser (SGD or AdamW, optimizer_choice.hpp) on a
 // learning-rate schedule, optional global-norm clipping, losses measured on fixed evenly
-// spaced windows, and temperature sampling. Not an experiment framework: one run, one
+// spaced windows (or on random batches, as nanoGPT estimates them), and temperature sampling. Not an experiment framework: one run, one
 // model, in memory. Shapes: B windows per batch, C ids read per window, P predictions per
 // window (1 for the MLP, C for the transformer), V vocabulary; losses are mean nats per
 // predicted token.
@@ -35,7 +35,9 @@ struct TrainOptions {
   float beta1 = 0.9f, beta2 = 0.99f, eps = 1e-8f;  // AdamW
   float clip = 0.0f;                 // global gradient norm limit; 0: no clipping
   std::size_t eval_every = 1000;     // steps between loss measurements, plus 3 early ones (0: start and end only)
-  std::size_t eval_windows = 20000;  // windows of each split a loss is measured on
+  std::size_t eval_windows = 20000;  // windows of each split a loss is measured on, evenly spaced...
+  std::size_t eval_batches = 0;      // ...or, when not 0, this many random batches of B windows per split
+                                     // (nanoGPT's estimate_loss with eval_iters = eval_batches)
   std::uint64_t seed = 0;            // batches come from stream_seed(seed, kBatchStream), dropout from the seed's key
   std::size_t first_step = 0;        // steps the model has already taken (a resumed checkpoint)
   // The batch generator's state where a checkpoint left it; none: a fresh stream for first_step.
@@ -44,10 +46,16 @@ struct TrainOptions {
   std::size_t total_schedule_steps() const { return schedule_steps ? schedule_steps : first_step + steps; }
 };
 
+// The defaults for `kind`: the above for the MLP; for the transformer AdamW 3e-3 -> 3e-4 on a
+// cosine with 100 warmup steps, weight decay 0.1, clipping at 1, B = 32, 5000 steps, a loss
+// every 500 on 512 windows (README.md, next_token, has the runs behind them).
+TrainOptions default_training(ModelKind kind);
+
 // Stream purposes for stream_seed.
 constexpr std::uint64_t kBatchStream = 1;
 constexpr std::uint64_t kSampleStream = 2;
 constexpr std::uint32_t kDropoutStream = 3;
+constexpr std::uint64_t kEvalStream = 4;  // --eval-batches: offset 2 * step for train, 2 * step + 1 for validation
 
 // Losses at one moment: step counts from the model's first step ever.
 struct CurvePoint {

@@ -50,3 +50,9 @@ def test_a_word_checkpoint_with_its_own_split_and_windows_gives_the_runs_validat
 def test_a_tied_checkpoint_gives_the_runs_validation_loss_in_pytorch(tmp_path):
     expected, loss = losses_of_a_short_run(tmp_path, ["--tie", "--eval-windows", "5000"], ["--eval-windows", "5000"])
     assert loss == pytest.approx(expected, abs=1e-4)
+
+
+def test_a_character_checkpoint_gives_the_runs_validation_loss_in_pytorch(tmp_path):
+    expected, loss = losses_of_a_short_run(tmp_path, ["--tokens", "char", "--eval-windows", "5000"],
+                                           ["--eval-windows", "5000"])
+    assert loss == pytest.approx(expected, abs=1e-4)
