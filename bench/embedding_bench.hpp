@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <vector>
 
 #include "fork_join.hpp"
@@ -16,6 +17,8 @@ struct BenchOptions {
   std::vector<std::size_t> widths{64, 256};
   std::vector<std::size_t> token_counts{512, 8192};
   bool dense = true;  // also the dense-gradient step, at uniform ids
+  std::size_t transformer_steps = 30;  // timed steps per round of each transformer case
+  std::string transformer_case;       // only the transformer cases whose name contains this
   MeasureOptions measure;
 };
 
