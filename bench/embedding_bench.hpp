@@ -38,7 +38,7 @@ void run_lm_benchmarks(const BenchOptions& options, std::vector<Record>& records
 // Throws unless one xgrad bigram step and one baseline step agree to float round-off.
 void check_lm_step_matches_baseline();
 
-// next_token's transformer (the L=2 configuration): one training step, with the
+// A GPT's training step, the default GPT and nanoGPT's Shakespeare-char recipe, with the
 // model's FLOP/s against sgemm's peak at the same thread count (bench/transformer_bench.cpp).
 void run_transformer_benchmarks(const BenchOptions& options, std::vector<Record>& records);
 
