@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <vector>
 
 #include "fork_join.hpp"
@@ -16,6 +17,8 @@ struct BenchOptions {
   std::vector<std::size_t> widths{64, 256};
   std::vector<std::size_t> token_counts{512, 8192};
   bool dense = true;  // also the dense-gradient step, at uniform ids
+  std::size_t transformer_steps = 30;  // timed steps per round of each transformer case
+  std::string transformer_case;       // only the transformer cases whose name contains this
   MeasureOptions measure;
 };
 
@@ -35,7 +38,7 @@ void run_lm_benchmarks(const BenchOptions& options, std::vector<Record>& records
 // Throws unless one xgrad bigram step and one baseline step agree to float round-off.
 void check_lm_step_matches_baseline();
 
-// next_token's transformer (the L=2 configuration): one training step, with the
+// A GPT's training step, the default GPT and nanoGPT's Shakespeare-char recipe, with the
 // model's FLOP/s against sgemm's peak at the same thread count (bench/transformer_bench.cpp).
 void run_transformer_benchmarks(const BenchOptions& options, std::vector<Record>& records);
 

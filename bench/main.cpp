@@ -21,6 +21,7 @@ void usage() {
   std::puts(
       "usage: xgrad_bench [--threads N] [--json FILE] [--quick] [--only SUITES] [--budget SECONDS]\n"
       "                   [--vocabs V,V,..] [--widths D,..] [--tokens T,..] [--no-dense]\n"
+      "                   [--transformer-steps N] [--transformer-case TEXT (a part of the case's name)]\n"
       "       xgrad_bench --rss        peak memory of the V=1,000,000 D=256 sparse step\n"
       "SUITES: comma-separated from check,embedding,overhead,lm,transformer (default: all), and call\n"
       "        (xgrad::flax::token_embed_forward per call, for bench/python_call_bench.py)");
@@ -135,6 +136,8 @@ int main(int argc, char** argv) {
       else if (arg == "--widths") options.widths = parse_sizes(value());
       else if (arg == "--tokens") options.token_counts = parse_sizes(value());
       else if (arg == "--no-dense") options.dense = false;
+      else if (arg == "--transformer-steps") options.transformer_steps = std::stoul(value());
+      else if (arg == "--transformer-case") options.transformer_case = value();
       else if (arg == "--quick") {
         options.vocabs = {1000, 1000000};
         options.widths = {64};

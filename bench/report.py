@@ -130,8 +130,16 @@ def check_targets(records):
         if r["group"] == "transformer" and r["ratio_vs_torch"]:
             threads = r["case"].rsplit("t=", 1)[1]
             tag = f"[{threads} thread{'s' if threads != '1' else ''}]"
-            target(1 / r["ratio_vs_torch"] >= 1.25,
-                   f"{tag} transformer training tokens/s >= 1.25x torch: {1 / r['ratio_vs_torch']:.2f}x")
+            model = r["case"].split(" t=")[0]
+            target(1 / r["ratio_vs_torch"] >= 1.75,
+                   f"{tag} {model}: step >= 1.75x faster than torch: {1 / r['ratio_vs_torch']:.2f}x")
+    for r in records:
+        if r["group"] == "transformer":  # x/base: the step over its products' time at sgemm's peak
+            threads = r["case"].rsplit("t=", 1)[1]
+            tag = f"[{threads} thread{'s' if threads != '1' else ''}]"
+            model = r["case"].split(" t=")[0]
+            target(1 / r["ratio_vs_baseline"] >= 0.85,
+                   f"{tag} {model}: model FLOP/s >= 85% of the sgemm peak: {100 / r['ratio_vs_baseline']:.0f}%")
     for ok, text in results:
         print(("met     " if ok else "MISSED  ") + text)
     return all(ok for ok, _ in results)

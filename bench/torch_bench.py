@@ -165,29 +165,38 @@ def lm_cases(threads, records):
     records.append((f"lm mlp C={context} V={vocab} D={width} H={hidden} B={batch} t={threads}", seconds))
 
 
-TRANSFORMER = dict(layers=2, heads=4, width=128, context=64, batch=32)
+# The issue's default GPT, and nanoGPT's Shakespeare-char CPU recipe (its README's command with
+# config/train_shakespeare_char.py: 65 characters, bias = False, the head tied to wte).
+TRANSFORMERS = [dict(layers=2, heads=4, width=128, context=64, batch=32, vocab=256, bias=True, tie=False),
+                dict(layers=4, heads=4, width=128, context=64, batch=12, vocab=65, bias=False, tie=True)]
 
 
 def transformer_name(c, threads):
-    return f"transformer L={c['layers']} H={c['heads']} C={c['width']} T={c['context']} B={c['batch']} t={threads}"
+    """As xgrad_bench names the case (bench/transformer_bench.cpp): V, tie and nobias only when
+    they differ from the default GPT's."""
+    extra = (f" V={c['vocab']}" if c["vocab"] != 256 else "") + (" tie" if c["tie"] else "") + \
+        ("" if c["bias"] else " nobias")
+    return (f"transformer L={c['layers']} H={c['heads']} C={c['width']} T={c['context']} B={c['batch']}"
+            f"{extra} t={threads}")
 
 
 def transformer_case(threads, records, steps=30):
-    """One training step (forward, backward, clipping, AdamW) of the issue's L=2 model on
-    random bytes, median over `steps` after 3 warm-up steps."""
+    """One training step (forward, backward, clipping, AdamW) of each model on random tokens,
+    median over `steps` after 3 warm-up steps."""
     import torch_transformer as tt
-    c = TRANSFORMER
-    torch.manual_seed(0)
-    model = tt.GPT(c["layers"], c["width"], c["heads"], c["context"])
-    opt = tt.optimizer(model, 3e-3)
-    g = torch.Generator().manual_seed(1)
-    batches = [torch.randint(256, (c["batch"], c["context"] + 1), generator=g) for _ in range(8)]
+    for c in TRANSFORMERS:
+        torch.manual_seed(0)
+        model = tt.GPT(c["layers"], c["width"], c["heads"], c["context"], vocab=c["vocab"], bias=c["bias"],
+                       tie=c["tie"])
+        opt = tt.optimizer(model, 3e-3)
+        g = torch.Generator().manual_seed(1)
+        batches = [torch.randint(c["vocab"], (c["batch"], c["context"] + 1), generator=g) for _ in range(8)]
 
-    def step(b):
-        tt.train_step(model, opt, batches[b][:, :-1], batches[b][:, 1:])
+        def step(b):
+            tt.train_step(model, opt, batches[b][:, :-1], batches[b][:, 1:])
 
-    seconds = median_time(step, budget=0.0, min_reps=steps, warmup=3, batches=len(batches))
-    records.append((transformer_name(c, threads), seconds))
+        seconds = median_time(step, budget=0.0, min_reps=steps, warmup=3, batches=len(batches))
+        records.append((transformer_name(c, threads), seconds))
 
 
 def pin_openmp_team(threads):

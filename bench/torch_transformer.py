@@ -1,6 +1,8 @@
-"""The PyTorch twin of next_token's transformer (models/gpt.hpp): a
-pre-norm GPT-2 layout with byte tokens, untied head without bias, trained with AdamW
-(betas 0.9/0.99, weight decay 0.1 on 2-D weights), gradient clipping at 1.0. Used by
+"""The PyTorch twin of the library GPT (models/gpt.hpp): a
+pre-norm GPT-2 layout, head without bias, trained with AdamW (betas 0.9/0.99, weight decay
+0.1 on 2-D weights), gradient clipping at 1.0. Options as nanoGPT's: `tie` makes the head's
+weight the token table (nanoGPT's lm_head.weight = wte.weight), `bias=False` drops every
+Linear's and LayerNorm's bias (nanoGPT's bias = False). Used by
 bench/torch_bench.py (training tokens/s, the same case names as xgrad_bench) and by
 bench/transformer_twin.py (the validation loss the same recipe reaches)."""
 import math
@@ -10,12 +12,24 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
-class Block(nn.Module):
-    def __init__(self, width, heads, dropout, attention_dropout=0.0):
+class LayerNorm(nn.Module):
+    """nanoGPT's LayerNorm with an optional bias (torch 1.13's nn.LayerNorm has no bias=False)."""
+
+    def __init__(self, width, bias=True):
         super().__init__()
-        self.ln1, self.ln2 = nn.LayerNorm(width), nn.LayerNorm(width)
-        self.qkv, self.proj = nn.Linear(width, 3 * width), nn.Linear(width, width)
-        self.fc, self.out = nn.Linear(width, 4 * width), nn.Linear(4 * width, width)
+        self.weight = nn.Parameter(torch.ones(width))
+        self.bias = nn.Parameter(torch.zeros(width)) if bias else None
+
+    def forward(self, x):
+        return F.layer_norm(x, self.weight.shape, self.weight, self.bias, 1e-5)
+
+
+class Block(nn.Module):
+    def __init__(self, width, heads, dropout, attention_dropout=0.0, bias=True):
+        super().__init__()
+        self.ln1, self.ln2 = LayerNorm(width, bias), LayerNorm(width, bias)
+        self.qkv, self.proj = nn.Linear(width, 3 * width, bias=bias), nn.Linear(width, width, bias=bias)
+        self.fc, self.out = nn.Linear(width, 4 * width, bias=bias), nn.Linear(4 * width, width, bias=bias)
         self.heads, self.dropout, self.attention_dropout = heads, dropout, attention_dropout
 
     def forward(self, x):
@@ -32,14 +46,18 @@ class Block(nn.Module):
 
 
 class GPT(nn.Module):
-    def __init__(self, layers, width, heads, context, vocab=256, dropout=0.0, attention_dropout=0.0):
+    def __init__(self, layers, width, heads, context, vocab=256, dropout=0.0, attention_dropout=0.0,
+                 bias=True, tie=False):
         super().__init__()
         self.wte, self.wpe = nn.Embedding(vocab, width), nn.Embedding(context, width)
-        self.blocks = nn.ModuleList([Block(width, heads, dropout, attention_dropout) for _ in range(layers)])
-        self.ln_f = nn.LayerNorm(width)
+        self.blocks = nn.ModuleList([Block(width, heads, dropout, attention_dropout, bias) for _ in range(layers)])
+        self.ln_f = LayerNorm(width, bias)
         self.head = nn.Linear(width, vocab, bias=False)
+        if tie:  # one parameter: the gather's and the head's gradients sum into it
+            self.head.weight = self.wte.weight
         self.dropout = dropout
-        for name, p in self.named_parameters():  # GPT-2's initialisation, as xgrad's
+        # GPT-2's initialisation, as xgrad's; named_parameters lists a tied table once, as wte.
+        for name, p in self.named_parameters():
             if p.dim() == 2:
                 std = 0.02 / math.sqrt(2 * layers) if name.endswith(("proj.weight", "out.weight")) else 0.02
                 nn.init.normal_(p, 0.0, std)

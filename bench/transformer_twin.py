@@ -4,7 +4,9 @@ with next_token's transformer recipe (byte tokens, the last 10% of the corpus he
 next_token splits it, AdamW lr with linear warmup then cosine decay to a tenth, clipping at
 1.0) and prints its validation loss, measured over the whole validation split in
 consecutive windows of T + 1 bytes (every position predicted once, mean nats per byte).
-Compare with `next_token --model transformer` run with the same flags.
+Compare with `next_token --model transformer` run with the same flags. nanoGPT's
+Shakespeare-char CPU recipe: --tokens char --tie --no-bias --layers 4 --batch-size 12 --lr 1e-3
+(--corpus the Tiny Shakespeare text; the vocabulary is its sorted distinct characters).
 usage: OMP_NUM_THREADS=1 /usr/bin/python3 bench/transformer_twin.py [--steps 2000] [--layers 2] ..."""
 import argparse
 import math
@@ -26,16 +28,26 @@ p.add_argument("--lr", type=float, default=3e-3)
 p.add_argument("--warmup", type=int, default=100)
 p.add_argument("--dropout", type=float, default=0.0)
 p.add_argument("--attention-dropout", type=float, default=0.0, help="on softmax(q k^T), as nanoGPT's attn_dropout")
+p.add_argument("--tokens", choices=("byte", "char"), default="byte",
+               help="char: the corpus's distinct characters, sorted, as nanoGPT's prepare.py")
+p.add_argument("--tie", action="store_true", help="the head's weight is the token table (nanoGPT's)")
+p.add_argument("--no-bias", action="store_true", help="Linear and LayerNorm without bias (nanoGPT's bias = False)")
 p.add_argument("--threads", type=int, default=1)
 p.add_argument("--seed", type=int, default=0)
 a = p.parse_args()
 torch.set_num_threads(a.threads)
 torch.manual_seed(a.seed)
 
-data = torch.tensor(list(open(a.corpus, "rb").read()), dtype=torch.long)
+if a.tokens == "char":
+    text = open(a.corpus, encoding="utf-8").read()
+    index = {ch: i for i, ch in enumerate(sorted(set(text)))}
+    data, vocab = torch.tensor([index[ch] for ch in text], dtype=torch.long), len(index)
+else:
+    data, vocab = torch.tensor(list(open(a.corpus, "rb").read()), dtype=torch.long), 256
 n_val = int(len(data) * 0.1 + 0.5)  # next_token's split_tokens rounding
 train, val = data[: len(data) - n_val], data[len(data) - n_val:]
-model = tt.GPT(a.layers, a.embed_dim, a.heads, a.context, dropout=a.dropout, attention_dropout=a.attention_dropout)
+model = tt.GPT(a.layers, a.embed_dim, a.heads, a.context, vocab=vocab, dropout=a.dropout,
+               attention_dropout=a.attention_dropout, bias=not a.no_bias, tie=a.tie)
 opt = tt.optimizer(model, a.lr)
 g = torch.Generator().manual_seed(a.seed + 1)
 
@@ -74,6 +86,6 @@ for step in range(a.steps):
 seconds = time.perf_counter() - t0
 val = evaluate(val)
 print(f"torch {torch.__version__} threads={a.threads} L={a.layers} C={a.embed_dim} H={a.heads} T={a.context} "
-      f"B={a.batch_size} lr={a.lr} dropout={a.dropout}"
-      f"{f' attention_dropout={a.attention_dropout}' if a.attention_dropout > 0 else ''} steps={a.steps}: val {val:.4f} nats/byte "
-      f"({val / math.log(2):.4f} bits/byte), {a.steps * a.batch_size * a.context / seconds:,.0f} tokens/s")
+      f"B={a.batch_size} V={vocab}{' tie' if a.tie else ''}{' nobias' if a.no_bias else ''} lr={a.lr} dropout={a.dropout}"
+      f"{f' attention_dropout={a.attention_dropout}' if a.attention_dropout > 0 else ''} steps={a.steps}: val {val:.4f} nats/token "
+      f"({val / math.log(2):.4f} bits/token), {a.steps * a.batch_size * a.context / seconds:,.0f} tokens/s")
