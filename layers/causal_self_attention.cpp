@@ -1,4 +1,4 @@
-// CausalSelfAttention: construction checks, keys per child, and the forward call.
+// CausalSelfAttention: construction checks, the projections' scopes, and the forward call.
 #include "layers/causal_self_attention.hpp"
 
 #include <stdexcept>
@@ -8,28 +8,25 @@ namespace xgrad::layers {
 namespace {
 
 // Runs before the first member is built, so a bad config draws nothing.
-std::size_t checked_embed_dim(std::size_t embed_dim, std::size_t heads, const CausalSelfAttentionOptions& options) {
-  const std::string& name = options.name;
+const Scope& checked(const Scope& scope, std::size_t embed_dim, std::size_t heads,
+                     const CausalSelfAttentionOptions& options) {
+  const std::string who = "CausalSelfAttention " + scope.path();
   if (embed_dim == 0 || heads == 0 || embed_dim % heads != 0) {
-    throw std::invalid_argument("CausalSelfAttention " + name + ": heads (" + std::to_string(heads) +
+    throw std::invalid_argument(who + ": heads (" + std::to_string(heads) +
                                 ") must be positive and divide embed_dim (" + std::to_string(embed_dim) + ")");
   }
-  check_dropout_rate(options.dropout, "CausalSelfAttention " + name);
-  if (!(options.attention_dropout >= 0.0f && options.attention_dropout < 1.0f)) {
-    throw std::invalid_argument("CausalSelfAttention " + name + ": attention_dropout must lie in [0, 1), got " +
-                                std::to_string(options.attention_dropout));
-  }
-  return embed_dim;
+  check_dropout_rate(options.dropout, who);
+  check_dropout_rate(options.attention_dropout, who, "attention_dropout");
+  return scope;
 }
 
 }  // namespace
 
-CausalSelfAttention::CausalSelfAttention(std::size_t embed_dim, std::size_t heads, const Key& key,
+CausalSelfAttention::CausalSelfAttention(const Scope& scope, std::size_t embed_dim, std::size_t heads,
                                          CausalSelfAttentionOptions options)
-    : qkv_(checked_embed_dim(embed_dim, heads, options), 3 * embed_dim,
-           child_key(key, "qkv"), projection_options(options.qkv_init, options.name + ".qkv")),
-      proj_(embed_dim, embed_dim, child_key(key, "proj"),
-            projection_options(options.proj_init, options.name + ".proj")),
+    : qkv_(checked(scope, embed_dim, heads, options).child("qkv"), embed_dim, 3 * embed_dim,
+           projection_options(options.qkv_init, options.use_bias)),
+      proj_(scope.child("proj"), embed_dim, embed_dim, projection_options(options.proj_init, options.use_bias)),
       heads_(heads),
       dropout_(options.dropout),
       attention_dropout_(options.attention_dropout) {}
@@ -41,10 +38,6 @@ Tensor CausalSelfAttention::operator()(Tape& tape, const Tensor& x, const Key& d
                                                random::fold_in(dropout_key, kAttentionDropoutStream)));
   if (!training || dropout_ == 0.0f) return y;
   return dropout(tape, y, dropout_, dropout_key);
-}
-
-std::vector<Tensor> CausalSelfAttention::parameters() const {
-  return {qkv_.kernel(), qkv_.bias(), proj_.kernel(), proj_.bias()};
 }
 
 }  // namespace xgrad::layers

@@ -7,12 +7,12 @@
 
 #include <cstdint>
 #include <string>
-#include <vector>
 
 #include "core/init/initializers.hpp"
 #include "core/ops.hpp"
 #include "layers/common.hpp"
 #include "layers/linear.hpp"
+#include "layers/scope.hpp"
 
 namespace xgrad::layers {
 
@@ -25,20 +25,19 @@ struct CausalSelfAttentionOptions {
   // the projection that writes into the residual stream.
   Initializer qkv_init = initializers::normal(0.02f);
   Initializer proj_init = initializers::normal(0.02f);
+  bool use_bias = true;  // zeros biases in both projections; false: none (nanoGPT's bias=False)
   float dropout = 0.0f;  // on the output, training only
   // On the attention weights A (B, H, T, T), training only; its mask is drawn from
   // fold_in(dropout_key, kAttentionDropoutStream), so the output's mask stays as it was.
   float attention_dropout = 0.0f;
-  // Parameter name prefix: "<name>.qkv.kernel", "<name>.qkv.bias", "<name>.proj.kernel", ...
-  std::string name = "attn";
 };
 
 class CausalSelfAttention {
  public:
-  // embed_dim C split into `heads` heads. The kernels are drawn from keys folded out of
-  // `key` by their names ("qkv", "proj"); the biases are zeros. Throws std::invalid_argument
-  // for C or heads 0, heads not dividing C, or dropout or attention_dropout outside [0, 1).
-  CausalSelfAttention(std::size_t embed_dim, std::size_t heads, const Key& key,
+  // embed_dim C split into `heads` heads; the projections are scope.child("qkv") and
+  // scope.child("proj"). Throws std::invalid_argument for C or heads 0, heads not dividing
+  // C, or dropout or attention_dropout outside [0, 1), before anything is drawn.
+  CausalSelfAttention(const Scope& scope, std::size_t embed_dim, std::size_t heads,
                       CausalSelfAttentionOptions options = {});
 
   // x (B, T, C) -> (B, T, C). Dropout (rate > 0) applies only when `training` is true and
@@ -51,7 +50,6 @@ class CausalSelfAttention {
   std::size_t heads() const { return heads_; }
   float dropout_rate() const { return dropout_; }
   float attention_dropout_rate() const { return attention_dropout_; }
-  std::vector<Tensor> parameters() const;
 
  private:
   Linear qkv_;

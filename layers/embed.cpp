@@ -5,8 +5,7 @@
 
 namespace xgrad::layers {
 
-Embed::Embed(std::size_t num_embeddings, std::size_t features, const Key& key,
-             EmbedOptions options)
+Embed::Embed(const Scope& scope, std::size_t num_embeddings, std::size_t features, EmbedOptions options)
     : padding_idx_(options.padding_idx) {
   if (num_embeddings == 0 || features == 0) {
     throw std::invalid_argument("Embed: num_embeddings (V) and features (D) must be positive, got V = " +
@@ -16,14 +15,11 @@ Embed::Embed(std::size_t num_embeddings, std::size_t features, const Key& key,
     throw std::invalid_argument("Embed: padding_idx " + std::to_string(*padding_idx_) +
                                 " is out of range [0, " + std::to_string(num_embeddings) + ")");
   }
-  const Shape shape{num_embeddings, features};
-  Array table = options.init(key, shape);
-  if (shape_of(table) != shape) {
-    throw ShapeError("Embed: the initializer returned shape " + shape_string(shape_of(table)) +
-                     ", expected " + shape_string(shape));
-  }
-  embedding_ = Tensor::parameter(std::move(table), options.name + ".embedding");
+  embedding_ = scope.param(options.table_name, options.init, {num_embeddings, features});
 }
+
+Embed::Embed(std::size_t num_embeddings, std::size_t features, const Key& key, EmbedOptions options)
+    : Embed(Scope(key, options.name), num_embeddings, features, options) {}
 
 Tensor Embed::operator()(Tape& tape, const TokenIds& ids) const {
   return embedding_lookup(tape, embedding_, ids, padding_idx_);

@@ -11,6 +11,7 @@
 
 #include "core/init/initializers.hpp"
 #include "core/ops.hpp"
+#include "layers/scope.hpp"
 
 namespace xgrad::layers {
 
@@ -20,16 +21,21 @@ struct EmbedOptions {
   // Tokens with this id get their row in the output but send no gradient to it.
   // (Unlike PyTorch, the row is not zeroed at init, so the table stays Flax's.)
   std::optional<std::int32_t> padding_idx;
-  // Parameter name prefix: the table is "<name>.embedding".
+  // The standalone constructor's path: its table is "<name>.embedding".
   std::string name = "embed";
+  // The table's name in its scope, "<path>.embedding" as Flax's; empty names the table by
+  // the scope's path itself (GPT-2's "wte").
+  std::string table_name = "embedding";
 };
 
 class Embed {
  public:
-  // A table of num_embeddings (V) rows of features (D) floats, drawn by options.init
-  // from `key`. Throws std::invalid_argument when V or D is 0 or padding_idx is not in [0, V).
-  Embed(std::size_t num_embeddings, std::size_t features, const Key& key,
-        EmbedOptions options = {});
+  // A table of num_embeddings (V) rows of features (D) floats, drawn by options.init from
+  // the scope's key and registered in its list. Throws std::invalid_argument when V or D is
+  // 0 or padding_idx is not in [0, V), before anything is drawn.
+  Embed(const Scope& scope, std::size_t num_embeddings, std::size_t features, EmbedOptions options = {});
+  // A layer standing alone: the same as Embed(Scope(key, options.name), V, D, options).
+  Embed(std::size_t num_embeddings, std::size_t features, const Key& key, EmbedOptions options = {});
 
   // ids (T,) -> (T, D); ids (B, T) -> (B, T, D). Throws TokenIdOutOfRange (naming the
   // table, the position, the id and V) before touching anything.

@@ -4,23 +4,27 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "core/init/initializers.hpp"
-
 namespace xgrad::layers {
 
-LayerNorm::LayerNorm(std::size_t features, LayerNormOptions options) : eps_(options.eps) {
-  if (features == 0) throw std::invalid_argument("LayerNorm " + options.name + ": features must be positive");
+LayerNorm::LayerNorm(const Scope& scope, std::size_t features, LayerNormOptions options) : eps_(options.eps) {
+  if (features == 0) throw std::invalid_argument("LayerNorm " + scope.path() + ": features must be positive");
   if (!(std::isfinite(options.eps) && options.eps > 0.0f)) {
-    throw std::invalid_argument("LayerNorm " + options.name + ": eps must be positive and finite, got " +
+    throw std::invalid_argument("LayerNorm " + scope.path() + ": eps must be positive and finite, got " +
                                 std::to_string(options.eps));
   }
-  const Shape shape{features};
-  weight_ = Tensor::parameter(initializers::ones()(Key{}, shape), options.name + ".weight");
-  bias_ = Tensor::parameter(initializers::zeros()(Key{}, shape), options.name + ".bias");
+  Array ones = zeros_array({features});
+  ones.fill(1.0f);
+  weight_ = scope.param("weight", std::move(ones));
+  bias_ = options.use_bias ? scope.param("bias", zeros_array({features})) : Tensor(zeros_array({features}));
 }
 
 Tensor LayerNorm::operator()(Tape& tape, const Tensor& x) const {
   return layer_norm(tape, x, weight_, bias_, eps_);
+}
+
+std::vector<Tensor> LayerNorm::parameters() const {
+  if (has_bias()) return {weight_, bias_};
+  return {weight_};
 }
 
 }  // namespace xgrad::layers

@@ -2,13 +2,11 @@
 // approximation) -> Linear "proj" (4C, C) -> dropout.
 #pragma once
 
-#include <string>
-#include <vector>
-
 #include "core/init/initializers.hpp"
 #include "core/ops.hpp"
 #include "layers/common.hpp"
 #include "layers/linear.hpp"
+#include "layers/scope.hpp"
 
 namespace xgrad::layers {
 
@@ -17,16 +15,15 @@ struct MLPBlockOptions {
   // the projection that writes into the residual stream.
   Initializer fc_init = initializers::normal(0.02f);
   Initializer proj_init = initializers::normal(0.02f);
+  bool use_bias = true;  // zeros biases in both projections; false: none
   float dropout = 0.0f;  // on the output, training only
-  // Parameter name prefix: "<name>.fc.kernel", "<name>.fc.bias", "<name>.proj.kernel", ...
-  std::string name = "mlp";
 };
 
 class MLPBlock {
  public:
-  // Hidden width 4C. Kernels drawn from keys folded out of `key` by name ("fc", "proj"),
-  // biases zeros. Throws std::invalid_argument for C = 0 or dropout outside [0, 1).
-  MLPBlock(std::size_t embed_dim, const Key& key, MLPBlockOptions options = {});
+  // Hidden width 4C; the projections are scope.child("fc") and scope.child("proj"). Throws
+  // std::invalid_argument for C = 0 or dropout outside [0, 1), before anything is drawn.
+  MLPBlock(const Scope& scope, std::size_t embed_dim, MLPBlockOptions options = {});
 
   // x (..., C) -> (..., C). Dropout as in CausalSelfAttention: only when `training` and on
   // a training tape, with its mask drawn from dropout_key.
@@ -35,7 +32,6 @@ class MLPBlock {
   const Linear& fc() const { return fc_; }
   const Linear& proj() const { return proj_; }
   float dropout_rate() const { return dropout_; }
-  std::vector<Tensor> parameters() const;
 
  private:
   Linear fc_;

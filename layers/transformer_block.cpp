@@ -7,17 +7,24 @@
 namespace xgrad::layers {
 namespace {
 
-// Runs before the first member is built, so a bad config draws nothing.
-std::size_t checked_embed_dim(std::size_t embed_dim, const TransformerBlockOptions& options) {
-  if (options.layers == 0) {
-    throw std::invalid_argument("TransformerBlock " + options.name + ": layers (L) must be positive");
-  }
+// Runs before the first member is built, so a bad config draws nothing. The sublayers
+// check C, heads and the dropout rates themselves; the first of them (ln1) draws no key
+// and registers only after its own checks, so those are checked here too.
+const Scope& checked(const Scope& scope, std::size_t embed_dim, std::size_t heads,
+                     const TransformerBlockOptions& options) {
+  const std::string who = "TransformerBlock " + scope.path();
+  if (options.layers == 0) throw std::invalid_argument(who + ": layers (L) must be positive");
   if (!(std::isfinite(options.init_stddev) && options.init_stddev > 0.0f)) {
-    throw std::invalid_argument("TransformerBlock " + options.name +
-                                ": init_stddev must be positive and finite, got " +
+    throw std::invalid_argument(who + ": init_stddev must be positive and finite, got " +
                                 std::to_string(options.init_stddev));
   }
-  return embed_dim;
+  if (embed_dim == 0 || heads == 0 || embed_dim % heads != 0) {
+    throw std::invalid_argument(who + ": heads (" + std::to_string(heads) +
+                                ") must be positive and divide embed_dim (" + std::to_string(embed_dim) + ")");
+  }
+  check_dropout_rate(options.dropout, who);
+  check_dropout_rate(options.attention_dropout, who, "attention_dropout");
+  return scope;
 }
 
 float residual_stddev(const TransformerBlockOptions& options) {
@@ -29,9 +36,9 @@ CausalSelfAttentionOptions attention_options(const TransformerBlockOptions& opti
   CausalSelfAttentionOptions out;
   out.qkv_init = initializers::normal(options.init_stddev);
   out.proj_init = initializers::normal(residual_stddev(options));
+  out.use_bias = options.use_bias;
   out.dropout = options.dropout;
   out.attention_dropout = options.attention_dropout;
-  out.name = options.name + ".attn";
   return out;
 }
 
@@ -39,39 +46,30 @@ MLPBlockOptions mlp_options(const TransformerBlockOptions& options) {
   MLPBlockOptions out;
   out.fc_init = initializers::normal(options.init_stddev);
   out.proj_init = initializers::normal(residual_stddev(options));
+  out.use_bias = options.use_bias;
   out.dropout = options.dropout;
-  out.name = options.name + ".mlp";
   return out;
 }
 
-LayerNormOptions norm_options(const std::string& name) {
+LayerNormOptions norm_options(bool use_bias) {
   LayerNormOptions out;
-  out.name = name;
+  out.use_bias = use_bias;
   return out;
 }
 
 }  // namespace
 
-TransformerBlock::TransformerBlock(std::size_t embed_dim, std::size_t heads, const Key& key,
+TransformerBlock::TransformerBlock(const Scope& scope, std::size_t embed_dim, std::size_t heads,
                                    TransformerBlockOptions options)
-    : ln1_(checked_embed_dim(embed_dim, options), norm_options(options.name + ".ln1")),
-      attn_(embed_dim, heads, child_key(key, "attn"), attention_options(options)),
-      ln2_(embed_dim, norm_options(options.name + ".ln2")),
-      mlp_(embed_dim, child_key(key, "mlp"), mlp_options(options)) {}
+    : ln1_(checked(scope, embed_dim, heads, options).child("ln1"), embed_dim, norm_options(options.use_bias)),
+      attn_(scope.child("attn"), embed_dim, heads, attention_options(options)),
+      ln2_(scope.child("ln2"), embed_dim, norm_options(options.use_bias)),
+      mlp_(scope.child("mlp"), embed_dim, mlp_options(options)) {}
 
 Tensor TransformerBlock::operator()(Tape& tape, const Tensor& x, const Key& dropout_key,
                                     bool training) const {
   const Tensor h = add(tape, x, attn_(tape, ln1_(tape, x), random::fold_in(dropout_key, 0), training));
   return add(tape, h, mlp_(tape, ln2_(tape, h), random::fold_in(dropout_key, 1), training));
-}
-
-std::vector<Tensor> TransformerBlock::parameters() const {
-  std::vector<Tensor> out = ln1_.parameters();
-  const auto append = [&out](std::vector<Tensor> more) { out.insert(out.end(), more.begin(), more.end()); };
-  append(attn_.parameters());
-  append(ln2_.parameters());
-  append(mlp_.parameters());
-  return out;
 }
 
 }  // namespace xgrad::layers

@@ -1,16 +1,15 @@
 // TransformerBlock: GPT-2's pre-norm block, x + attn(ln1(x)), then x + mlp(ln2(x)), with
 // GPT-2's initialisation: kernels normal(0.02), the two projections into the residual stream
 // (attn.proj, mlp.proj) normal(0.02 / sqrt(2 L)) for a model of L blocks, biases zeros,
-// LayerNorm weights ones. Each kernel is drawn from a key folded out of the block's key by
-// its path ("attn" then "qkv", ...), so the same key gives the same block.
+// LayerNorm weights ones. Its sublayers are the scope's children "ln1", "attn", "ln2", "mlp",
+// so each kernel's key and name follow its path ("h0.attn.qkv.kernel") and the same key
+// gives the same block.
 #pragma once
-
-#include <string>
-#include <vector>
 
 #include "layers/causal_self_attention.hpp"
 #include "layers/layer_norm.hpp"
 #include "layers/mlp_block.hpp"
+#include "layers/scope.hpp"
 
 namespace xgrad::layers {
 
@@ -19,18 +18,18 @@ struct TransformerBlockOptions {
   // init_stddev / sqrt(2 L) (two residual additions per block).
   std::size_t layers = 1;
   float init_stddev = 0.02f;
+  bool use_bias = true;  // false: no bias in any Linear or LayerNorm (nanoGPT's bias=False)
   float dropout = 0.0f;  // on both sublayers' outputs, training only
   float attention_dropout = 0.0f;  // on the attention weights, training only
-  // Parameter name prefix: "<name>.ln1.weight", "<name>.attn.qkv.kernel", ...
-  std::string name = "h0";
 };
 
 class TransformerBlock {
  public:
-  // Throws std::invalid_argument for C, heads or layers 0, heads not dividing C, a stddev
-  // that is not positive and finite, or dropout or attention_dropout outside [0, 1).
-  TransformerBlock(std::size_t embed_dim, std::size_t heads, const Key& key,
-                   TransformerBlockOptions options = {});
+  // Parameters in the order ln1, attn (qkv, proj), ln2, mlp (fc, proj). Throws
+  // std::invalid_argument for C, heads or layers 0, heads not dividing C, a stddev that is
+  // not positive and finite, or dropout or attention_dropout outside [0, 1), before anything
+  // is drawn.
+  TransformerBlock(const Scope& scope, std::size_t embed_dim, std::size_t heads, TransformerBlockOptions options = {});
 
   // x (B, T, C) -> (B, T, C). The two dropouts draw from keys folded out of dropout_key
   // (0 for attention, 1 for the MLP; the attention weights' from the attention's, see
@@ -41,8 +40,6 @@ class TransformerBlock {
   const CausalSelfAttention& attn() const { return attn_; }
   const LayerNorm& ln2() const { return ln2_; }
   const MLPBlock& mlp() const { return mlp_; }
-  // ln1, attn, ln2, mlp, in that order.
-  std::vector<Tensor> parameters() const;
 
  private:
   LayerNorm ln1_;

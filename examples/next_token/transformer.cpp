@@ -32,39 +32,29 @@ const TransformerConfig& checked(const TransformerConfig& c) {
   return c;
 }
 
-layers::Embed make_embed(std::size_t rows, std::size_t width, const Key& root, const std::string& name) {
+layers::Embed make_embed(const layers::Scope& scope, std::size_t rows, std::size_t width) {
   layers::EmbedOptions options;
   options.init = initializers::normal(kInitStddev);
-  options.name = name;
-  return layers::Embed(rows, width, layers::child_key(root, name), options);
+  options.table_name = "";  // the table is the scope: "wte"
+  return layers::Embed(scope, rows, width, options);
 }
 
-std::vector<layers::TransformerBlock> make_blocks(const TransformerConfig& c, const Key& root) {
+std::vector<layers::TransformerBlock> make_blocks(const TransformerConfig& c, const layers::Scope& root) {
+  layers::TransformerBlockOptions options;
+  options.layers = c.layers;
+  options.init_stddev = kInitStddev;
+  options.dropout = c.dropout;
+  options.attention_dropout = c.attention_dropout;
   std::vector<layers::TransformerBlock> blocks;
   blocks.reserve(c.layers);
-  for (std::size_t i = 0; i < c.layers; ++i) {
-    layers::TransformerBlockOptions options;
-    options.layers = c.layers;
-    options.init_stddev = kInitStddev;
-    options.dropout = c.dropout;
-    options.attention_dropout = c.attention_dropout;
-    options.name = "h" + std::to_string(i);
-    blocks.emplace_back(c.embed_dim, c.heads, layers::child_key(root, options.name), options);
-  }
+  for (std::size_t i = 0; i < c.layers; ++i) blocks.emplace_back(root.child("h" + std::to_string(i)), c.embed_dim, c.heads, options);
   return blocks;
-}
-
-layers::LayerNormOptions final_norm_options() {
-  layers::LayerNormOptions options;
-  options.name = "ln_f";
-  return options;
 }
 
 layers::LinearOptions head_options() {
   layers::LinearOptions options;
   options.kernel_init = initializers::normal(kInitStddev);
   options.use_bias = false;
-  options.name = "head";
   return options;
 }
 
@@ -95,11 +85,12 @@ std::string describe(const TransformerConfig& c) {
 
 Transformer::Transformer(const TransformerConfig& config, std::int64_t seed)
     : config_(checked(config)),
-      wte_(make_embed(config.vocab, config.embed_dim, random::prng_key(seed), "wte")),
-      wpe_(make_embed(config.context, config.embed_dim, random::prng_key(seed), "wpe")),
-      blocks_(make_blocks(config, random::prng_key(seed))),
-      ln_f_(config.embed_dim, final_norm_options()),
-      head_(config.embed_dim, config.vocab, layers::child_key(random::prng_key(seed), "head"), head_options()),
+      scope_(random::prng_key(seed)),
+      wte_(make_embed(scope_.child("wte"), config.vocab, config.embed_dim)),
+      wpe_(make_embed(scope_.child("wpe"), config.context, config.embed_dim)),
+      blocks_(make_blocks(config, scope_)),
+      ln_f_(scope_.child("ln_f"), config.embed_dim),
+      head_(scope_.child("head"), config.embed_dim, config.vocab, head_options()),
       positions_(positions(config.context)) {}
 
 Tensor Transformer::logits(Tape& tape, const TokenIds& ids, const Key& dropout_key) const {
@@ -118,13 +109,8 @@ Tensor Transformer::logits(Tape& tape, const TokenIds& ids, const Key& dropout_k
 }
 
 std::vector<Transformer::Parameter> Transformer::parameters() const {
-  std::vector<Parameter> out{{"wte", wte_.embedding()}, {"wpe", wpe_.embedding()}};
-  const auto add = [&out](const std::vector<Tensor>& tensors) {
-    for (const Tensor& t : tensors) out.push_back({t.name(), t});
-  };
-  for (const layers::TransformerBlock& block : blocks_) add(block.parameters());
-  add(ln_f_.parameters());
-  add(head_.parameters());
+  std::vector<Parameter> out;
+  for (const layers::NamedParameter& p : scope_.parameters()) out.push_back({p.name, p.tensor});
   return out;
 }
 

@@ -72,6 +72,7 @@ class Transformer {
 
  private:
   TransformerConfig config_;
+  xgrad::layers::Scope scope_;
   xgrad::layers::Embed wte_;
   xgrad::layers::Embed wpe_;
   std::vector<xgrad::layers::TransformerBlock> blocks_;

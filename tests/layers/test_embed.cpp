@@ -128,3 +128,19 @@ TEST_CASE("Embed with Flax's parameter key starts from Flax's table and looks up
   REQUIRE(rows.size() == expected.size());
   CHECK(std::memcmp(rows.data(), expected.data(), expected.size() * sizeof(float)) == 0);
 }
+
+TEST_CASE("Embed from a scope draws its table from the scope's key under <path>.embedding or the path itself",
+          "[layers][embed][scope]") {
+  const layers::Scope root(random::prng_key(2));
+  EmbedOptions options;
+  options.init = initializers::normal(1.0f);
+  const Embed embed(root.child("tokens"), 6, 3, options);
+  options.table_name = "";
+  const Embed wte(root.child("wte"), 6, 3, options);
+  CHECK(root.names() == std::vector<std::string>{"tokens.embedding", "wte"});
+  CHECK(testing::bit_equal(embed.embedding().value(), random::normal(root.child("tokens").key(), {6, 3})));
+  CHECK(testing::bit_equal(wte.embedding().value(), random::normal(root.child("wte").key(), {6, 3})));
+  CHECK_THROWS_AS(Embed(root.child("wte"), 6, 3, options), std::invalid_argument);  // wte is taken
+  CHECK_THROWS_AS(Embed(root.child("bad"), 0, 3, options), std::invalid_argument);
+  CHECK(root.count() == 2);
+}

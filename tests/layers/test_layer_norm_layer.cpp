@@ -8,12 +8,11 @@
 using namespace xgrad;
 using layers::LayerNorm;
 using layers::LayerNormOptions;
+using layers::Scope;
 
 TEST_CASE("LayerNorm starts as torch.nn.LayerNorm: weight ones, bias zeros, eps 1e-5, named parameters",
           "[layers][layer_norm]") {
-  LayerNormOptions options;
-  options.name = "h0.ln1";
-  const LayerNorm norm(3, options);
+  const LayerNorm norm(Scope(Key{}, "h0.ln1"), 3);
   CHECK(norm.weight().name() == "h0.ln1.weight");
   CHECK(norm.bias().name() == "h0.ln1.bias");
   CHECK((norm.weight().value() == Array{1, 1, 1}));
@@ -24,7 +23,7 @@ TEST_CASE("LayerNorm starts as torch.nn.LayerNorm: weight ones, bias zeros, eps 
 }
 
 TEST_CASE("LayerNorm normalises each row over the last axis, then scales and shifts", "[layers][layer_norm]") {
-  const LayerNorm norm(4);
+  const LayerNorm norm(Scope(Key{}, "ln"), 4);
   norm.weight().mutable_value() = Array{1, 2, 1, 1};
   norm.bias().mutable_value() = Array{0, 0, 0, 10};
   Tape tape;
@@ -40,7 +39,7 @@ TEST_CASE("LayerNorm normalises each row over the last axis, then scales and shi
 }
 
 TEST_CASE("LayerNorm gradients for input, weight and bias match finite differences", "[layers][layer_norm]") {
-  const LayerNorm norm(5);
+  const LayerNorm norm(Scope(Key{}, "ln"), 5);
   norm.weight().mutable_value() = testing::hashed_values({5}, 1) + 1.0f;
   norm.bias().mutable_value() = testing::hashed_values({5}, 2);
   const Tensor x = Tensor::parameter(testing::hashed_values({2, 3, 5}, 3) * 2.0f, "x");
@@ -53,10 +52,29 @@ TEST_CASE("LayerNorm gradients for input, weight and bias match finite differenc
 }
 
 TEST_CASE("LayerNorm with no features or a non-positive eps is refused", "[layers][layer_norm]") {
-  CHECK_THROWS_AS(LayerNorm(0), std::invalid_argument);
+  CHECK_THROWS_AS(LayerNorm(Scope(Key{}, "ln"), 0), std::invalid_argument);
   LayerNormOptions options;
   options.eps = 0.0f;
-  CHECK_THROWS_AS(LayerNorm(4, options), std::invalid_argument);
+  CHECK_THROWS_AS(LayerNorm(Scope(Key{}, "ln"), 4, options), std::invalid_argument);
   options.eps = std::nanf("");
-  CHECK_THROWS_AS(LayerNorm(4, options), std::invalid_argument);
+  CHECK_THROWS_AS(LayerNorm(Scope(Key{}, "ln"), 4, options), std::invalid_argument);
+}
+
+TEST_CASE("LayerNorm without bias registers only its weight and shifts by nothing", "[layers][layer_norm]") {
+  const Scope scope(Key{}, "ln_f");
+  LayerNormOptions options;
+  options.use_bias = false;
+  const LayerNorm norm(scope, 2, options);
+  CHECK(scope.names() == std::vector<std::string>{"ln_f.weight"});
+  CHECK_FALSE(norm.has_bias());
+  CHECK(norm.parameters().size() == 1);
+  Tape tape;
+  const Tensor x = Tensor::parameter(Array{{1, 3}}, "x");
+  const Tensor y = norm(tape, x);
+  // mean 2, variance 1: (x - 2) / sqrt(1 + 1e-5).
+  CHECK(y.value()(0, 0) == Approx(-1.0 / std::sqrt(1.0 + 1e-5)).margin(1e-6));
+  CHECK(y.value()(0, 1) == Approx(1.0 / std::sqrt(1.0 + 1e-5)).margin(1e-6));
+  tape.backward(sum(tape, y));
+  CHECK(norm.bias().grad().empty());
+  CHECK_FALSE(norm.weight().grad().empty());
 }

@@ -51,3 +51,18 @@ TEST_CASE("Linear with a zero dimension is refused", "[layers][linear]") {
   CHECK_THROWS_AS(Linear(0, 3, Key{}), std::invalid_argument);
   CHECK_THROWS_AS(Linear(3, 0, Key{}), std::invalid_argument);
 }
+
+TEST_CASE("Linear from a scope draws its kernel from the scope's key and registers kernel and bias",
+          "[layers][linear][scope]") {
+  const layers::Scope root(random::prng_key(4));
+  LinearOptions options;
+  options.kernel_init = initializers::normal(1.0f);
+  const Linear head(root.child("head"), 3, 2, options);
+  CHECK(root.names() == std::vector<std::string>{"head.kernel", "head.bias"});
+  CHECK(testing::bit_equal(head.kernel().value(), random::normal(root.child("head").key(), {3, 2})));
+  // The standalone form is the same layer at a root of its own with the key it is handed.
+  options.name = "head";
+  const Linear alone(3, 2, root.child("head").key(), options);
+  CHECK(alone.kernel().name() == "head.kernel");
+  CHECK(testing::bit_equal(alone.kernel().value(), head.kernel().value()));
+}

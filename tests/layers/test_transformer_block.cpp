@@ -10,6 +10,7 @@ using namespace xgrad;
 using layers::CausalSelfAttention;
 using layers::MLPBlock;
 using layers::TransformerBlock;
+using layers::Scope;
 using layers::TransformerBlockOptions;
 
 namespace {
@@ -59,13 +60,14 @@ void scramble(const std::vector<Tensor>& parameters) {
 }  // namespace
 
 TEST_CASE("TransformerBlock keeps the shape (B, T, C) and names its parameters by path", "[layers][transformer_block]") {
-  const TransformerBlock block(8, 2, random::prng_key(0), block_options(2));
+  const Scope block_scope(random::prng_key(0), "h0");
+  const TransformerBlock block(block_scope, 8, 2, block_options(2));
   Tape tape(Tape::Mode::inference);
   const Tensor x(testing::hashed_values({3, 5, 8}));
   CHECK(block(tape, x, random::prng_key(1)).shape() == Shape{3, 5, 8});
   std::vector<std::string> names;
   std::vector<Shape> shapes;
-  for (const Tensor& p : block.parameters()) {
+  for (const Tensor& p : block_scope.tensors()) {
     names.push_back(p.name());
     shapes.push_back(p.shape());
   }
@@ -79,7 +81,8 @@ TEST_CASE("TransformerBlock keeps the shape (B, T, C) and names its parameters b
 TEST_CASE("TransformerBlock initialises as GPT-2: kernels N(0, 0.02), residual projections N(0, 0.02/sqrt(2L))",
           "[layers][transformer_block]") {
   const std::size_t L = 4;
-  const TransformerBlock block(64, 4, random::prng_key(7), block_options(L));
+  const Scope block_scope(random::prng_key(7), "h0");
+  const TransformerBlock block(block_scope, 64, 4, block_options(L));
   const double residual = 0.02 / std::sqrt(2.0 * L);
   check_normal(block.attn().qkv().kernel(), 0.02);
   check_normal(block.mlp().fc().kernel(), 0.02);
@@ -96,10 +99,13 @@ TEST_CASE("TransformerBlock initialises as GPT-2: kernels N(0, 0.02), residual p
 
 TEST_CASE("TransformerBlock draws the same parameters from the same key and others from another key",
           "[layers][transformer_block]") {
-  const TransformerBlock a(16, 2, random::prng_key(5), block_options(2));
-  const TransformerBlock b(16, 2, random::prng_key(5), block_options(2));
-  const TransformerBlock c(16, 2, random::prng_key(6), block_options(2));
-  const std::vector<Tensor> pa = a.parameters(), pb = b.parameters(), pc = c.parameters();
+  const Scope a_scope(random::prng_key(5), "h0");
+  const TransformerBlock a(a_scope, 16, 2, block_options(2));
+  const Scope b_scope(random::prng_key(5), "h0");
+  const TransformerBlock b(b_scope, 16, 2, block_options(2));
+  const Scope c_scope(random::prng_key(6), "h0");
+  const TransformerBlock c(c_scope, 16, 2, block_options(2));
+  const std::vector<Tensor> pa = a_scope.tensors(), pb = b_scope.tensors(), pc = c_scope.tensors();
   for (std::size_t i = 0; i < pa.size(); ++i) {
     INFO(pa[i].name());
     CHECK(testing::bit_equal(pa[i].value(), pb[i].value()));
@@ -109,8 +115,9 @@ TEST_CASE("TransformerBlock draws the same parameters from the same key and othe
 }
 
 TEST_CASE("TransformerBlock computes x + attn(ln1(x)), then h + mlp(ln2(h))", "[layers][transformer_block]") {
-  const TransformerBlock block(8, 2, random::prng_key(3), block_options(1));
-  scramble(block.parameters());
+  const Scope block_scope(random::prng_key(3), "h0");
+  const TransformerBlock block(block_scope, 8, 2, block_options(1));
+  scramble(block_scope.tensors());
   const Tensor x(testing::hashed_values({2, 4, 8}, 5));
   Tape tape(Tape::Mode::inference);
   const Key key = random::prng_key(0);
@@ -121,8 +128,9 @@ TEST_CASE("TransformerBlock computes x + attn(ln1(x)), then h + mlp(ln2(h))", "[
 
 TEST_CASE("TransformerBlock gradients for input and every parameter match finite differences",
           "[layers][transformer_block]") {
-  const TransformerBlock block(4, 2, random::prng_key(9), block_options(2));
-  std::vector<Tensor> inputs = block.parameters();
+  const Scope block_scope(random::prng_key(9), "h0");
+  const TransformerBlock block(block_scope, 4, 2, block_options(2));
+  std::vector<Tensor> inputs = block_scope.tensors();
   scramble(inputs);
   inputs.insert(inputs.begin(), Tensor::parameter(testing::hashed_values({2, 3, 4}, 4), "x"));
   const GradientCheckResult result = check_gradients(
@@ -150,18 +158,21 @@ Array check_dropout_off_outside_training(const TransformerBlock& dropping, const
 
 TEST_CASE("TransformerBlock dropout is off on an inference tape and when not training",
           "[layers][transformer_block]") {
-  const TransformerBlock dropping(8, 2, random::prng_key(3), block_options(2, 0.5f));
-  const TransformerBlock plain(8, 2, random::prng_key(3), block_options(2, 0.0f));
-  scramble(dropping.parameters());
-  scramble(plain.parameters());
+  const Scope dropping_scope(random::prng_key(3), "h0");
+  const TransformerBlock dropping(dropping_scope, 8, 2, block_options(2, 0.5f));
+  const Scope plain_scope(random::prng_key(3), "h0");
+  const TransformerBlock plain(plain_scope, 8, 2, block_options(2, 0.0f));
+  scramble(dropping_scope.tensors());
+  scramble(plain_scope.tensors());
   check_dropout_off_outside_training(dropping, plain, Tensor(testing::hashed_values({2, 4, 8}, 5)),
                                      random::prng_key(1));
 }
 
 TEST_CASE("TransformerBlock dropout on a training tape depends on the key and repeats with it",
           "[layers][transformer_block]") {
-  const TransformerBlock block(8, 2, random::prng_key(3), block_options(2, 0.5f));
-  scramble(block.parameters());
+  const Scope block_scope(random::prng_key(3), "h0");
+  const TransformerBlock block(block_scope, 8, 2, block_options(2, 0.5f));
+  scramble(block_scope.tensors());
   const Tensor x(testing::hashed_values({2, 4, 8}, 5));
   Tape inference(Tape::Mode::inference);
   const Array reference = block(inference, x, random::prng_key(1)).value();
@@ -178,8 +189,9 @@ TEST_CASE("CausalSelfAttention drops attention weights with a key folded from dr
   layers::CausalSelfAttentionOptions options;
   options.dropout = 0.3f;
   options.attention_dropout = 0.2f;
-  const CausalSelfAttention attn(8, 2, random::prng_key(3), options);
-  scramble(attn.parameters());
+  const Scope attn_scope(random::prng_key(3), "attn");
+  const CausalSelfAttention attn(attn_scope, 8, 2, options);
+  scramble(attn_scope.tensors());
   const Tensor x(testing::hashed_values({2, 5, 8}, 6));
   const Key key = random::prng_key(4);
   Tape tape;
@@ -192,10 +204,12 @@ TEST_CASE("CausalSelfAttention drops attention weights with a key folded from dr
 
 TEST_CASE("TransformerBlock attention dropout is off on an inference tape and when not training, on when training",
           "[layers][transformer_block]") {
-  const TransformerBlock dropping(8, 2, random::prng_key(3), block_options(2, 0.0f, 0.5f));
-  const TransformerBlock plain(8, 2, random::prng_key(3), block_options(2));
-  scramble(dropping.parameters());
-  scramble(plain.parameters());
+  const Scope dropping_scope(random::prng_key(3), "h0");
+  const TransformerBlock dropping(dropping_scope, 8, 2, block_options(2, 0.0f, 0.5f));
+  const Scope plain_scope(random::prng_key(3), "h0");
+  const TransformerBlock plain(plain_scope, 8, 2, block_options(2));
+  scramble(dropping_scope.tensors());
+  scramble(plain_scope.tensors());
   const Tensor x(testing::hashed_values({2, 4, 8}, 5));
   const Key key = random::prng_key(1);
   const Array reference = check_dropout_off_outside_training(dropping, plain, x, key);
@@ -206,15 +220,15 @@ TEST_CASE("TransformerBlock attention dropout is off on an inference tape and wh
 
 TEST_CASE("Transformer layers refuse a bad configuration", "[layers][transformer_block]") {
   const Key key = random::prng_key(0);
-  CHECK_THROWS_AS(TransformerBlock(8, 3, key), std::invalid_argument);
-  CHECK_THROWS_AS(TransformerBlock(0, 1, key), std::invalid_argument);
-  CHECK_THROWS_AS(TransformerBlock(8, 0, key), std::invalid_argument);
-  CHECK_THROWS_AS(TransformerBlock(8, 2, key, block_options(0)), std::invalid_argument);
-  CHECK_THROWS_AS(TransformerBlock(8, 2, key, block_options(1, 1.0f)), std::invalid_argument);
-  CHECK_THROWS_AS(TransformerBlock(8, 2, key, block_options(1, -0.1f)), std::invalid_argument);
-  CHECK_THROWS_AS(CausalSelfAttention(6, 4, key), std::invalid_argument);
-  CHECK_THROWS_WITH(TransformerBlock(8, 2, key, block_options(1, 0.0f, 1.0f)),
-                    "CausalSelfAttention h0.attn: attention_dropout must lie in [0, 1), got 1.000000");
-  CHECK_THROWS_AS(TransformerBlock(8, 2, key, block_options(1, 0.0f, -0.1f)), std::invalid_argument);
-  CHECK_THROWS_AS(MLPBlock(0, key), std::invalid_argument);
+  CHECK_THROWS_AS(TransformerBlock(Scope(key, "h0"), 8, 3), std::invalid_argument);
+  CHECK_THROWS_AS(TransformerBlock(Scope(key, "h0"), 0, 1), std::invalid_argument);
+  CHECK_THROWS_AS(TransformerBlock(Scope(key, "h0"), 8, 0), std::invalid_argument);
+  CHECK_THROWS_AS(TransformerBlock(Scope(key, "h0"), 8, 2, block_options(0)), std::invalid_argument);
+  CHECK_THROWS_AS(TransformerBlock(Scope(key, "h0"), 8, 2, block_options(1, 1.0f)), std::invalid_argument);
+  CHECK_THROWS_AS(TransformerBlock(Scope(key, "h0"), 8, 2, block_options(1, -0.1f)), std::invalid_argument);
+  CHECK_THROWS_AS(CausalSelfAttention(Scope(key, "attn"), 6, 4), std::invalid_argument);
+  CHECK_THROWS_WITH(TransformerBlock(Scope(key, "h0"), 8, 2, block_options(1, 0.0f, 1.0f)),
+                    "TransformerBlock h0: attention_dropout must lie in [0, 1), got 1.000000");
+  CHECK_THROWS_AS(TransformerBlock(Scope(key, "h0"), 8, 2, block_options(1, 0.0f, -0.1f)), std::invalid_argument);
+  CHECK_THROWS_AS(MLPBlock(Scope(key, "mlp"), 0), std::invalid_argument);
 }

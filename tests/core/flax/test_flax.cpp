@@ -9,6 +9,7 @@
 
 #include "core/errors.hpp"
 #include "core/flax/flax.hpp"
+#include "core/init/name_hash.hpp"
 #include "core/init/initializers.hpp"
 #include "tests/core/init/rows_support.hpp"
 #include "tests/known_answers.hpp"
@@ -295,4 +296,16 @@ TEST_CASE("token_embed_forward of no ids is empty and of an empty table is an er
   CHECK(flax::token_embed_forward(0, {}, 5, 3, IdsPolicy::flax).empty());
   CHECK_THROWS_AS(flax::token_embed_forward(0, {0}, 0, 3), xgrad::ShapeError);
   CHECK_THROWS_AS(flax::token_embed_forward(0, {0}, 5, 0), xgrad::ShapeError);
+}
+
+TEST_CASE("The core name hash equals Flax's path hash of the one name", "[core][flax][name_hash]") {
+  // Two independent SHA-1s: core/init's own and nettle's behind rng_path_hash. Names around
+  // the 55- and 64-byte padding boundaries, UTF-8 and the empty name included.
+  std::vector<std::string> names{"", "attn", "qkv", "h0", "h11", "ln_f", "wte", "Dense_0", "\xc3\xa9t\xc3\xa9"};
+  for (std::size_t length : {54u, 55u, 56u, 63u, 64u, 65u, 119u, 120u}) names.push_back(std::string(length, 'x'));
+  for (const std::string& name : names) {
+    INFO(name.size() << " bytes");
+    CHECK(random::name_hash(name) == flax::rng_path_hash({name}));
+    CHECK(random::fold_in_name(random::prng_key(1), name) == flax::fold_in_static(random::prng_key(1), {name}));
+  }
 }
