@@ -157,7 +157,14 @@ RuntimeError, std::logic_error in C++); a duplicate name is a ValueError.)")
           "param",
           [](const Scope& s, const std::string& name, const py::object& init, const py::object& shape) {
             if (shape.is_none()) return leaf(s.param(name, array_from(init, "Scope.param: value")));
-            return leaf(s.param(name, initializer_from(init, "Scope.param", "init"), shape.cast<Shape>()));
+            const Initializer f = initializer_from(init, "Scope.param", "init");
+            Shape dims;
+            try {
+              dims = shape.cast<Shape>();
+            } catch (const py::cast_error&) {
+              throw py::type_error("Scope.param: shape must be a sequence of non-negative ints, got " + repr_of(shape));
+            }
+            return leaf(s.param(name, f, dims));
           },
           "name"_a, "init"_a, "shape"_a = py::none(),
           "param(name, value): a parameter '<path>.<name>' with this initial value (an array-like);\n"
@@ -280,11 +287,11 @@ Call: norm(x) on the current `with` block's tape, or norm(tape, x); x (..., C) -
             return op_result(n(tape, x.tensor), tape);
           },
           "x"_a, "The same on the current `with` block's tape.")
-      .def_property_readonly("weight", [](const LayerNorm& n) { return leaf(n.weight()); })
+      .def_property_readonly("weight", [](const LayerNorm& n) { return leaf(n.weight()); }, "The scale (C,), '<path>.weight'.")
       .def_property_readonly("bias", [](const LayerNorm& n) { return optional_tensor(n.bias(), n.has_bias()); },
                              "None when use_bias is False.")
-      .def_property_readonly("eps", &LayerNorm::eps)
-      .def_property_readonly("features", &LayerNorm::features)
+      .def_property_readonly("eps", &LayerNorm::eps, "Added to the variance before the square root.")
+      .def_property_readonly("features", &LayerNorm::features, "C, the normalised axis' length.")
       .def("parameters", [](const LayerNorm& n) { return leaves_of(n.parameters()); }, "weight, and bias when it has one.");
 }
 
@@ -349,11 +356,14 @@ Call: attn(x, dropout_key=None, training=True), or attn(tape, x, ...).)");
       cls, "CausalSelfAttention",
       [](const CausalSelfAttention& a) { return std::pair<float, float>(a.dropout_rate(), a.attention_dropout_rate()); },
       [](const CausalSelfAttention& a) { return path_before(a.qkv().kernel(), "qkv.kernel"); });
-  cls.def_property_readonly("qkv", &CausalSelfAttention::qkv, py::return_value_policy::reference_internal)
-      .def_property_readonly("proj", &CausalSelfAttention::proj, py::return_value_policy::reference_internal)
-      .def_property_readonly("heads", &CausalSelfAttention::heads)
-      .def_property_readonly("dropout", &CausalSelfAttention::dropout_rate)
-      .def_property_readonly("attention_dropout", &CausalSelfAttention::attention_dropout_rate)
+  cls.def_property_readonly("qkv", &CausalSelfAttention::qkv, py::return_value_policy::reference_internal,
+                            "The Linear (C, 3C) giving queries, keys and values, '<path>.qkv'.")
+      .def_property_readonly("proj", &CausalSelfAttention::proj, py::return_value_policy::reference_internal,
+                             "The output Linear (C, C), '<path>.proj'.")
+      .def_property_readonly("heads", &CausalSelfAttention::heads, "H, the number of heads.")
+      .def_property_readonly("dropout", &CausalSelfAttention::dropout_rate, "The output's dropout rate.")
+      .def_property_readonly("attention_dropout", &CausalSelfAttention::attention_dropout_rate,
+                             "The attention weights' dropout rate.")
       .def(
           "parameters", [](const CausalSelfAttention& a) { return tensors_list({a.qkv().parameters(), a.proj().parameters()}); },
           "qkv's, then proj's (kernel, bias).");
@@ -383,9 +393,10 @@ Call: mlp(x, dropout_key=None, training=True), or mlp(tape, x, ...).)");
   def_calls(
       cls, "MLPBlock", [](const MLPBlock& m) { return std::pair<float, float>(m.dropout_rate(), 0.0f); },
       [](const MLPBlock& m) { return path_before(m.fc().kernel(), "fc.kernel"); });
-  cls.def_property_readonly("fc", &MLPBlock::fc, py::return_value_policy::reference_internal)
-      .def_property_readonly("proj", &MLPBlock::proj, py::return_value_policy::reference_internal)
-      .def_property_readonly("dropout", &MLPBlock::dropout_rate)
+  cls.def_property_readonly("fc", &MLPBlock::fc, py::return_value_policy::reference_internal, "The Linear (C, 4C), '<path>.fc'.")
+      .def_property_readonly("proj", &MLPBlock::proj, py::return_value_policy::reference_internal,
+                             "The Linear (4C, C), '<path>.proj'.")
+      .def_property_readonly("dropout", &MLPBlock::dropout_rate, "The output's dropout rate.")
       .def(
           "parameters", [](const MLPBlock& m) { return tensors_list({m.fc().parameters(), m.proj().parameters()}); },
           "fc's, then proj's (kernel, bias).");
@@ -427,10 +438,11 @@ Call: block(x, dropout_key=None, training=True), or block(tape, x, ...).)");
                                        b.attn().attention_dropout_rate());
       },
       [](const TransformerBlock& b) { return path_before(b.ln1().weight(), "ln1.weight"); });
-  cls.def_property_readonly("ln1", &TransformerBlock::ln1, py::return_value_policy::reference_internal)
-      .def_property_readonly("attn", &TransformerBlock::attn, py::return_value_policy::reference_internal)
-      .def_property_readonly("ln2", &TransformerBlock::ln2, py::return_value_policy::reference_internal)
-      .def_property_readonly("mlp", &TransformerBlock::mlp, py::return_value_policy::reference_internal)
+  cls.def_property_readonly("ln1", &TransformerBlock::ln1, py::return_value_policy::reference_internal, "The LayerNorm before attn.")
+      .def_property_readonly("attn", &TransformerBlock::attn, py::return_value_policy::reference_internal,
+                             "The CausalSelfAttention sublayer.")
+      .def_property_readonly("ln2", &TransformerBlock::ln2, py::return_value_policy::reference_internal, "The LayerNorm before mlp.")
+      .def_property_readonly("mlp", &TransformerBlock::mlp, py::return_value_policy::reference_internal, "The MLPBlock sublayer.")
       .def(
           "parameters",
           [](const TransformerBlock& b) {

@@ -88,6 +88,15 @@ def test_a_duplicate_parameter_name_or_a_bad_child_name_is_a_value_error():
         scope.child("a.b")
 
 
+def test_scope_param_refuses_an_initializer_that_is_not_callable_or_a_shape_that_is_not_ints():
+    scope = nn.Scope(1).child("layer")
+    with pytest.raises(TypeError, match="Scope.param: init must be a callable"):
+        scope.param("w", 0.5, (2,))
+    with pytest.raises(TypeError, match="Scope.param: shape must be a sequence of non-negative ints, got 'ab'"):
+        scope.param("w", xgrad.initializers.normal(), "ab")
+    assert len(scope) == 0
+
+
 def test_a_scope_key_that_is_neither_a_key_nor_an_int_is_a_type_error_naming_it():
     for bad in (2.5, "7", True, None):
         with pytest.raises(TypeError, match=f"Scope: key must be an xgrad.Key or an int seed, got {bad!r}"):
@@ -349,8 +358,11 @@ def test_numpy_integers_are_accepted_as_extents():
     assert layer.kernel.shape == (3, 2)
 
 
-def test_every_public_name_of_xgrad_nn_has_a_docstring():
+def test_every_public_name_of_xgrad_nn_and_of_its_own_classes_has_a_docstring():
     for name in nn.__all__:
         assert (getattr(nn, name).__doc__ or "").strip(), name
+    for cls in (nn.Scope, nn.LayerNorm, nn.CausalSelfAttention, nn.MLPBlock, nn.TransformerBlock, nn.Dropout):
+        missing = [n for n in dir(cls) if not n.startswith("_") and not (getattr(cls, n).__doc__ or "").strip()]
+        assert missing == [], cls.__name__
     assert "Embed(scope, num_embeddings, features" in nn.Embed.__doc__
     assert "Linear(scope, in_features, out_features" in nn.Linear.__doc__
