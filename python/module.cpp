@@ -10,6 +10,7 @@ namespace xgrad::python {
 void bind_engine(py::module_& m);
 void bind_init(py::module_& m);
 void bind_optim_submodule(py::module_& m);  // after bind_engine: it extends SGD
+void bind_nn(py::module_& m);               // after bind_engine: it extends Embed and Linear
 }  // namespace xgrad::python
 
 using namespace xgrad;
@@ -117,6 +118,7 @@ PYBIND11_MODULE(_xgrad, m) {
   bind_flax(m);
   bind_engine(m);
   bind_optim_submodule(m);
+  bind_nn(m);
   bind_npy(m);
 
   m.def("set_num_threads", &set_num_threads, "threads"_a,

@@ -19,6 +19,7 @@ from ._xgrad import *  # noqa: F401,F403  (the engine's public names)
 from ._xgrad import flax, initializers, npy, optim, random  # noqa: F401  (submodules defined by the extension)
 from .function import Context, Function  # noqa: F401
 from .graph import to_dot, to_svg, write_dot  # noqa: F401
+from . import nn  # noqa: F401,E402  (xgrad.nn: Scope and the layers)
 
 # `import xgrad.npy`, `import xgrad.optim` and `from xgrad.flax import embed_table` work like real submodules.
 for _name in ("flax", "initializers", "npy", "optim", "random"):
