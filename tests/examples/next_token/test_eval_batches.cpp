@@ -24,7 +24,7 @@ bool finished(const CliResult& r) { return r.code == kExitOk || r.code == kExitC
 
 }  // namespace
 
-TEST_CASE("--eval-batches changes what is measured, not what is trained", "[next_token][eval]") {
+TEST_CASE("Random evaluation batches (--eval-batches) change what is measured, not what is trained", "[next_token][eval]") {
   TempDir dir("eval_batches_training");
   const CliResult fixed = run_cli(tiny({"--steps", "8", "--eval-every", "4", "--json", dir.file("fixed.json"),
                                         "--save", dir.file("fixed")}));
@@ -47,7 +47,7 @@ TEST_CASE("--eval-batches changes what is measured, not what is trained", "[next
   CHECK(std::abs(a["curve"][0]["validation"].get<double>() - b["curve"][0]["validation"].get<double>()) < 0.1);
 }
 
-TEST_CASE("--eval-batches measures the same at any thread count and after a resume as in one unbroken run",
+TEST_CASE("Random evaluation batches measure the same at any thread count and after a resume as in one unbroken run",
           "[next_token][eval]") {
   TempDir dir("eval_batches_resume");
   const std::vector<std::string> eval{"--eval-every", "4", "--eval-batches", "3"};
@@ -71,7 +71,7 @@ TEST_CASE("--eval-batches measures the same at any thread count and after a resu
   CHECK(b.back()["step"] == 8);
 }
 
-TEST_CASE("--eval-windows and --eval-batches together are a usage error", "[next_token][eval]") {
+TEST_CASE("Giving --eval-windows and --eval-batches together is a usage error", "[next_token][eval]") {
   const CliResult r = run_cli({"--eval-windows", "100", "--eval-batches", "2"});
   CHECK(r.code == kExitUsage);
   CHECK_THAT(r.err, Contains("--eval-windows and --eval-batches are two ways to measure a loss"));
