@@ -9,6 +9,10 @@ so a command writing a picture there does not touch the checkout) and `build` po
 build tree under test. The setup lines at the top of the README (the block without "$ ")
 are CI's own commands and are not run here.
 
+A command that takes minutes says so and how the tests shorten it, in a trailing comment
+"# tests: append ARGS": the test runs it with ARGS appended (for next_token, later flags win
+over a --config file's), so the reader sees exactly what is and is not run.
+
 usage: readme_commands.py README.md BUILD_DIR
 """
 import os
@@ -32,7 +36,11 @@ def shown_commands(markdown):
         if not in_block:
             continue
         if line.startswith("$ "):
-            current = (number, line[2:], [])
+            command = line[2:]
+            marker = re.search(r"\s+# tests: append (.*)$", command)
+            if marker:
+                command = command[:marker.start()] + " " + marker.group(1)
+            current = (number, command, [])
             commands.append(current)
         elif current is not None:
             current[2].append(line.rstrip())

@@ -235,3 +235,33 @@ TEST_CASE("Dropout rates given with --load are used for the run and recorded by 
   CHECK(read_json(kept + "/manifest.json")["model"]["dropout"].get<double>() == Approx(0.1));
   CHECK(read_json(kept + "/manifest.json")["model"]["attention_dropout"].get<double>() == Approx(0.2));
 }
+
+TEST_CASE("A transformer checkpoint from before the Scope, whose AdamW state names wte.embedding, resumes",
+          "[next_token][resume][checkpoint]") {
+  // Before layers were built from a Scope the GPT's tables were tensors named "wte.embedding"
+  // and "wpe.embedding", so AdamW's state in such a checkpoint is "wte.embedding.exp_avg", ...
+  // Rewriting a fresh checkpoint's names that way gives the older manifest exactly.
+  TempDir dir("before_scope");
+  const std::string ckpt = dir.file("ckpt"), renamed = dir.file("renamed"), resumed = dir.file("resumed");
+  REQUIRE(trained(run_cli(with(kTinyTransformer, {"--steps", "4", "--save", ckpt}))));
+  REQUIRE(trained(run_cli(with({}, {"--load", ckpt, "--steps", "1", "--save", resumed}))));
+  fs::copy(ckpt, renamed);
+  nlohmann::json m = read_json(renamed + "/manifest.json");
+  int renamed_entries = 0;
+  for (nlohmann::json& entry : m["optimizer"]["arrays"]) {
+    std::string name = entry["name"].get<std::string>();
+    for (const std::string table : {"wte.", "wpe."}) {
+      if (name.rfind(table, 0) == 0) {
+        name = table + "embedding." + name.substr(table.size());
+        ++renamed_entries;
+      }
+    }
+    entry["name"] = name;
+  }
+  REQUIRE(renamed_entries == 4);  // two moments of each table
+  write_text(renamed + "/manifest.json", m.dump());
+  const std::string again = dir.file("again");
+  const CliResult r = run_cli(with({}, {"--load", renamed, "--steps", "1", "--save", again}));
+  REQUIRE(trained(r));
+  CHECK(same_arrays(arrays_in(again), arrays_in(resumed)));
+}
