@@ -11,10 +11,7 @@ namespace {
 const Scope& checked(const Scope& scope, std::size_t embed_dim, std::size_t heads,
                      const CausalSelfAttentionOptions& options) {
   const std::string who = "CausalSelfAttention " + scope.path();
-  if (embed_dim == 0 || heads == 0 || embed_dim % heads != 0) {
-    throw std::invalid_argument(who + ": heads (" + std::to_string(heads) +
-                                ") must be positive and divide embed_dim (" + std::to_string(embed_dim) + ")");
-  }
+  check_heads(embed_dim, heads, who);
   check_dropout_rate(options.dropout, who);
   check_dropout_rate(options.attention_dropout, who, "attention_dropout");
   return scope;

@@ -18,10 +18,7 @@ const Scope& checked(const Scope& scope, std::size_t embed_dim, std::size_t head
     throw std::invalid_argument(who + ": init_stddev must be positive and finite, got " +
                                 std::to_string(options.init_stddev));
   }
-  if (embed_dim == 0 || heads == 0 || embed_dim % heads != 0) {
-    throw std::invalid_argument(who + ": heads (" + std::to_string(heads) +
-                                ") must be positive and divide embed_dim (" + std::to_string(embed_dim) + ")");
-  }
+  check_heads(embed_dim, heads, who);
   check_dropout_rate(options.dropout, who);
   check_dropout_rate(options.attention_dropout, who, "attention_dropout");
   return scope;

@@ -49,3 +49,14 @@ def pytest_runtest_makereport(item, call):
             and not skips_allowed()):
         report.outcome = "failed"
         report.longrepr = failure_message(item.path, report.longrepr)
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One PyTorch thread while a test runs, so neither library's summation order depends on
+    the scheduler (modules that compare with PyTorch use it: pytestmark = usefixtures)."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -7,13 +7,7 @@ import xgrad
 torch = pytest.importorskip("torch", reason="torch not installed (Debian: python3-torch)")
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    # One thread in both, so neither library's summation order depends on the scheduler.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 VOCAB, DIM, PAD = 11, 4, 3

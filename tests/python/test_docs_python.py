@@ -1,23 +1,17 @@
-"""Every code block of docs/python.md (and every python block of README.md) runs, in order, in one namespace (so the page cannot
-rot); the blocks assert what they claim."""
+"""Every python block of docs/python.md and of README.md runs, in order, in one namespace per
+page (so the pages cannot rot); the blocks assert what they claim."""
 import re
 from pathlib import Path
 
-PAGE = Path(__file__).resolve().parents[2] / "docs" / "python.md"
-README = Path(__file__).resolve().parents[2] / "README.md"
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_every_python_block_of_docs_python_md_runs():
-    blocks = re.findall(r"```python\n(.*?)```", PAGE.read_text(), flags=re.S)
-    assert len(blocks) >= 7
+@pytest.mark.parametrize("page, at_least", [("docs/python.md", 7), ("README.md", 2)])
+def test_every_python_block_of_the_page_runs_in_order(page, at_least):
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / page).read_text(), flags=re.S)
+    assert len(blocks) >= at_least, f"{page} lost its python blocks"
     namespace = {}
     for i, block in enumerate(blocks):
-        exec(compile(block, f"docs/python.md block {i}", "exec"), namespace)  # noqa: S102
-
-
-def test_every_python_block_of_the_readme_runs():
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
-    assert len(blocks) >= 2
-    namespace = {}
-    for i, block in enumerate(blocks):
-        exec(compile(block, f"README.md python block {i}", "exec"), namespace)  # noqa: S102
+        exec(compile(block, f"{page} python block {i}", "exec"), namespace)  # noqa: S102

@@ -18,12 +18,7 @@ F = torch.nn.functional
 RELATIVE = 1e-5
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def close(ours, theirs, what):

@@ -14,12 +14,7 @@ USED_ROWS = [3, 1, 7]  # the row-sparse gradient's rows, in order of first appea
 LR, BETAS, EPS = 0.05, (0.8, 0.95), 1e-6
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def small_model():
