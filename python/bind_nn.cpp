@@ -518,7 +518,7 @@ the argument and the value. Read-only once built.)")
       .def_readonly("attention_dropout", &GPTConfig::attention_dropout, "Dropout on the attention weights.")
       .def_readonly("bias", &GPTConfig::bias, "False: no bias in any Linear or LayerNorm.")
       .def_readonly("tie", &GPTConfig::tie, "True: the head is the token table.")
-      .def(py::self == py::self)  // NOLINT(misc-redundant-expression)
+      .def(py::self == py::self)
       .def("__repr__", [](const GPTConfig& c) {
         return "GPTConfig(vocab=" + std::to_string(c.vocab) + ", context=" + std::to_string(c.context) +
                ", layers=" + std::to_string(c.layers) + ", heads=" + std::to_string(c.heads) +
@@ -569,7 +569,10 @@ is not an int.)");
           },
           "ids"_a, "dropout_key"_a = py::none(), "training"_a = true, "The same on the current `with` block's tape.")
       .def(
-          "next_logits", [](const GPT& g, Tape& tape, const py::object& ids) { return op_result(g.next_logits(tape, token_ids_from(ids)), tape); },
+          "next_logits",
+          [](const GPT& g, Tape& tape, const py::object& ids) {
+            return op_result(g.next_logits(tape, token_ids_from(ids)), tape);
+          },
           "tape"_a, "ids"_a,
           "ids (B, T) -> the last position's logits (B, V), without dropout: ln_f and the head run on\n"
           "one row per sequence, as nanoGPT's forward without targets. Throws as logits().")
