@@ -3,15 +3,18 @@
 // code. Embed and Linear are the classes bind_engine.cpp defines (xgrad.Embed, xgrad.Linear):
 // this file adds their scope constructors and their current-tape calls, so xgrad.nn.Linear
 // is xgrad.Linear and one layer never has two Python types. The rest live in the extension's
-// submodule `_nn`; python/xgrad/nn.py re-exports them and adds Dropout.
+// submodule `_nn`; python/xgrad/nn.py re-exports them and adds Dropout. GPT and GPTConfig
+// are the library model of models/gpt.hpp, the one next_token trains.
 //
 // Every layer call has two forms, as the ops do: layer(x, ...) records on the innermost
 // `with xgrad.Tape()` block's tape, layer(tape, x, ...) on the tape it is given.
+#include <pybind11/operators.h>
 #include <pybind11/stl.h>
 
 #include <algorithm>
 #include <sstream>
 
+#include "models/gpt.hpp"
 #include "python/convert.hpp"
 
 using namespace pybind11::literals;
@@ -452,6 +455,200 @@ Call: block(x, dropout_key=None, training=True), or block(tape, x, ...).)");
           "In the order of the scope's list: ln1, attn (qkv, proj), ln2, mlp (fc, proj).");
 }
 
+
+// ---- GPT: the library model (models/gpt.hpp) ----
+
+using models::GPT;
+using models::GPTConfig;
+
+// A generate() prompt: a 1-D sequence of ids (a list, a NumPy array).
+std::vector<std::int64_t> prompt_from(const py::handle& prompt) {
+  const TokenIds ids = token_ids_from(prompt);
+  if (ids.shape().size() != 1) {
+    throw py::value_error("GPT.generate: prompt must be a 1-D sequence of ids, got shape " + shape_string(ids.shape()));
+  }
+  return std::vector<std::int64_t>(ids.values().begin(), ids.values().end());
+}
+
+void bind_gpt(py::module_& nn) {
+  py::class_<GPTConfig>(nn, "GPTConfig", R"(The sizes and options of xgrad.nn.GPT (models/gpt.hpp's GPTConfig), nanoGPT's GPTConfig:
+
+    GPTConfig(*, vocab=256, context=64, layers=2, heads=4, embed_dim=128, dropout=0.0,
+              attention_dropout=0.0, bias=True, tie=False)
+
+vocab V, context T (the most positions a sequence may have), layers L, heads H (dividing C),
+embed_dim C; dropout on each sublayer's output and attention_dropout on the attention
+weights, both in [0, 1); bias False drops every Linear's and LayerNorm's bias; tie makes the
+head the token table (logits = h @ wte^T). Checked here, before any model is built: an
+extent that is not an int, a rate that is not a number or a flag that is not a bool is a
+TypeError, a zero extent, H not dividing C or a rate outside [0, 1) a ValueError, each naming
+the argument and the value. Read-only once built.)")
+      .def(py::init([](const py::object& vocab, const py::object& context, const py::object& layers,
+                       const py::object& heads, const py::object& embed_dim, const py::object& dropout,
+                       const py::object& attention_dropout, const py::object& bias, const py::object& tie) {
+             const std::string owner = "GPTConfig";
+             GPTConfig c;
+             const std::pair<const py::object*, std::size_t*> extents[] = {
+                 {&vocab, &c.vocab}, {&context, &c.context}, {&layers, &c.layers}, {&heads, &c.heads}, {&embed_dim, &c.embed_dim}};
+             const char* names[] = {"vocab", "context", "layers", "heads", "embed_dim"};
+             for (std::size_t i = 0; i < 5; ++i) {
+               *extents[i].second = extent_from(*extents[i].first, owner, names[i]);
+               if (*extents[i].second == 0) throw py::value_error(owner + ": " + names[i] + " must be positive, got 0");
+             }
+             if (c.embed_dim % c.heads != 0) {
+               throw py::value_error(owner + ": heads " + std::to_string(c.heads) + " must divide embed_dim " +
+                                     std::to_string(c.embed_dim));
+             }
+             c.dropout = real_from(dropout, owner, "dropout");
+             c.attention_dropout = real_from(attention_dropout, owner, "attention_dropout");
+             layers::check_dropout_rate(c.dropout, owner, "dropout");
+             layers::check_dropout_rate(c.attention_dropout, owner, "attention_dropout");
+             c.bias = bool_from(bias, owner, "bias");
+             c.tie = bool_from(tie, owner, "tie");
+             return c;
+           }),
+           py::kw_only(), "vocab"_a = 256, "context"_a = 64, "layers"_a = 2, "heads"_a = 4, "embed_dim"_a = 128,
+           "dropout"_a = 0.0, "attention_dropout"_a = 0.0, "bias"_a = true, "tie"_a = false)
+      .def_readonly("vocab", &GPTConfig::vocab, "V, the vocabulary size.")
+      .def_readonly("context", &GPTConfig::context, "T, the most positions a sequence may have.")
+      .def_readonly("layers", &GPTConfig::layers, "L, the number of transformer blocks.")
+      .def_readonly("heads", &GPTConfig::heads, "H, attention heads per block.")
+      .def_readonly("embed_dim", &GPTConfig::embed_dim, "C, the width of the residual stream.")
+      .def_readonly("dropout", &GPTConfig::dropout, "Dropout on each sublayer's output.")
+      .def_readonly("attention_dropout", &GPTConfig::attention_dropout, "Dropout on the attention weights.")
+      .def_readonly("bias", &GPTConfig::bias, "False: no bias in any Linear or LayerNorm.")
+      .def_readonly("tie", &GPTConfig::tie, "True: the head is the token table.")
+      .def(py::self == py::self)
+      .def("__repr__", [](const GPTConfig& c) {
+        return "GPTConfig(vocab=" + std::to_string(c.vocab) + ", context=" + std::to_string(c.context) +
+               ", layers=" + std::to_string(c.layers) + ", heads=" + std::to_string(c.heads) +
+               ", embed_dim=" + std::to_string(c.embed_dim) + ", dropout=" + rate_string(c.dropout) +
+               ", attention_dropout=" + rate_string(c.attention_dropout) + ", bias=" + (c.bias ? "True" : "False") +
+               ", tie=" + (c.tie ? "True" : "False") + ")";
+      });
+
+  py::class_<GPT> cls(nn, "GPT", R"(next_token's GPT (models/gpt.hpp), nanoGPT's model.py layout: ids (B, T) -> wte + wpe ->
+L x TransformerBlock 'h<i>' -> LayerNorm 'ln_f' -> head (Linear 'head' without bias, or tied:
+h @ wte^T) -> logits (B, T, V). GPT-2's initialisation; every parameter from one Scope rooted
+at xgrad.prng_key(seed), so with next_token's sizes and seed its parameters are the tool's,
+bit for bit. Its PyTorch twin is bench/torch_transformer.py.
+
+    gpt = xgrad.nn.GPT(xgrad.nn.GPTConfig(vocab=256, context=64), seed=0)
+    optimizer = xgrad.optim.AdamW(gpt.parameter_groups(0.1), lr=3e-3, betas=(0.9, 0.99))
+    with xgrad.Tape():
+        loss = xgrad.softmax_cross_entropy(gpt.logits(ids, xgrad.fold_in(key, step)), targets)
+
+GPT(config, seed=0): TypeError for a config that is not an xgrad.nn.GPTConfig or a seed that
+is not an int.)");
+  cls.def(py::init([](const GPTConfig& config, const py::object& seed) {
+            if (PyBool_Check(seed.ptr()) || !PyIndex_Check(seed.ptr())) {
+              throw py::type_error("GPT: seed must be an int, got " + repr_of(seed));
+            }
+            return GPT(config, int64_from(seed, "seed"));
+          }),
+          "config"_a, "seed"_a = 0)
+      .def_property_readonly("config", &GPT::config, "The GPTConfig it was built from.")
+      .def(
+          "logits",
+          [](const GPT& g, Tape& tape, const py::object& ids, const std::optional<Key>& key, bool training) {
+            const Key k = dropout_key_for(key, tape, training, g.config().dropout, g.config().attention_dropout, "GPT");
+            return op_result(g.logits(tape, token_ids_from(ids), k, training), tape);
+          },
+          "tape"_a, "ids"_a, "dropout_key"_a = py::none(), "training"_a = true,
+          "ids (B, T), 1 <= T <= context -> logits (B, T, V), recorded on tape. Dropout applies only\n"
+          "when training is True, a rate is positive and the tape is a training tape, its masks\n"
+          "drawn from dropout_key (block i from fold_in(dropout_key, i)); dropout_key may be None\n"
+          "only when nothing is drawn (ValueError otherwise). ValueError (xgrad.ShapeError) for ids\n"
+          "that are not (B, T) with 1 <= T <= context; IndexError for an id outside [0, V).")
+      .def(
+          "logits",
+          [](const GPT& g, const py::object& ids, const std::optional<Key>& key, bool training) {
+            Tape& tape = current_for("GPT");
+            const Key k = dropout_key_for(key, tape, training, g.config().dropout, g.config().attention_dropout, "GPT");
+            return op_result(g.logits(tape, token_ids_from(ids), k, training), tape);
+          },
+          "ids"_a, "dropout_key"_a = py::none(), "training"_a = true, "The same on the current `with` block's tape.")
+      .def(
+          "next_logits",
+          [](const GPT& g, Tape& tape, const py::object& ids) {
+            return op_result(g.next_logits(tape, token_ids_from(ids)), tape);
+          },
+          "tape"_a, "ids"_a,
+          "ids (B, T) -> the last position's logits (B, V), without dropout: ln_f and the head run on\n"
+          "one row per sequence, as nanoGPT's forward without targets. Throws as logits().")
+      .def(
+          "next_logits",
+          [](const GPT& g, const py::object& ids) {
+            Tape& tape = current_for("GPT");
+            return op_result(g.next_logits(tape, token_ids_from(ids)), tape);
+          },
+          "ids"_a, "The same on the current `with` block's tape.")
+      .def(
+          "generate",
+          [](const GPT& g, const py::object& prompt, const py::object& new_tokens, const py::object& temperature,
+             const py::object& key) {
+            const std::vector<std::int64_t> ids = prompt_from(prompt);
+            if (PyBool_Check(new_tokens.ptr()) || !PyIndex_Check(new_tokens.ptr())) {
+              throw py::type_error("GPT.generate: new_tokens must be an int, got " + repr_of(new_tokens));
+            }
+            const std::int64_t n = int64_from(new_tokens, "new_tokens");
+            if (n < 0) throw py::value_error("GPT.generate: new_tokens must be >= 0, got " + std::to_string(n));
+            const float t = real_from(temperature, "GPT.generate", "temperature");
+            const Key k = key_from(key, "GPT.generate");
+            py::gil_scoped_release unlocked;  // no Python object is touched while it samples
+            return g.generate(ids, static_cast<std::size_t>(n), t, k);
+          },
+          "prompt"_a, "new_tokens"_a, "temperature"_a = 1.0, "key"_a = 0,
+          "generate(prompt, new_tokens, temperature=1.0, key=0) -> list of ids: the prompt (a 1-D\n"
+          "sequence of ids) followed by new_tokens ids, each predicted from the last `context` ids\n"
+          "at most (nanoGPT's generate). temperature 0 takes the most likely id; otherwise an id is\n"
+          "drawn from softmax(logits / temperature), the k-th from fold_in(key, k) (key an xgrad.Key\n"
+          "or an int seed), so a key repeats its text. Records nothing. ValueError for an empty\n"
+          "prompt or a negative or non-finite temperature, IndexError for an id outside [0, V).")
+      .def(
+          "parameter_groups",
+          [](const GPT& g, const py::object& weight_decay) {
+            const float wd = real_from(weight_decay, "GPT.parameter_groups", "weight_decay");
+            py::list out;
+            for (const optim::ParameterGroup& group : g.parameter_groups(wd)) {
+              out.append(py::dict("params"_a = leaves_of(group.parameters), "weight_decay"_a = group.weight_decay));
+            }
+            return out;
+          },
+          "weight_decay"_a,
+          "nanoGPT's configure_optimizers, in the form xgrad.optim.AdamW (and torch.optim.AdamW)\n"
+          "accepts: [{'params': 2-D weights (wte, wpe, kernels), 'weight_decay': weight_decay},\n"
+          "{'params': everything else (biases, LayerNorm weights), 'weight_decay': 0.0}].")
+      .def(
+          "parameters",
+          [](const GPT& g) {
+            py::list out;
+            for (const layers::NamedParameter& p : g.parameters()) out.append(py::make_tuple(p.name, leaf(p.tensor)));
+            return out;
+          },
+          "(name, Tensor) pairs in creation order: 'wte', 'wpe', each block's 'h<i>.ln1.weight', ...,\n"
+          "'ln_f.weight', 'ln_f.bias', 'head.kernel' (no head when tied, no biases without bias).")
+      .def("names", [](const GPT& g) {
+             std::vector<std::string> out;
+             for (const layers::NamedParameter& p : g.parameters()) out.push_back(p.name);
+             return out;
+           }, "The parameters' names, in creation order.")
+      .def("tensors", [](const GPT& g) { return leaves_of(g.tensors()); }, "The parameters' Tensors, in creation order.")
+      .def_property_readonly("size", &GPT::parameter_count, "The number of values over all parameters.")
+      .def_property_readonly("wte", &GPT::token_embed, py::return_value_policy::reference_internal, "The token table, Embed 'wte'.")
+      .def_property_readonly("wpe", &GPT::position_embed, py::return_value_policy::reference_internal,
+                             "The position table, Embed 'wpe'.")
+      .def_property_readonly("blocks", [](py::object self) {
+             const GPT& g = self.cast<const GPT&>();
+             py::list out;
+             for (const TransformerBlock& b : g.blocks()) out.append(py::cast(&b, py::return_value_policy::reference_internal, self));
+             return out;
+           }, "The TransformerBlocks 'h0', 'h1', ...")
+      .def_property_readonly("ln_f", &GPT::final_norm, py::return_value_policy::reference_internal, "The final LayerNorm.")
+      .def_property_readonly("head", &GPT::head, py::return_value_policy::reference_internal, "The head Linear, None when tied.")
+      .def("__repr__", [](const GPT& g) { return "<xgrad.nn.GPT " + models::describe(g.config()) + ">"; });
+}
+
 }  // namespace
 
 void bind_nn(py::module_& m) {
@@ -475,6 +672,7 @@ void bind_nn(py::module_& m) {
   bind_attention(nn);
   bind_mlp(nn);
   bind_transformer_block(nn);
+  bind_gpt(nn);
 }
 
 }  // namespace xgrad::python

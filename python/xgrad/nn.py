@@ -11,19 +11,20 @@ bit for bit:
 
 Scope, LayerNorm, CausalSelfAttention, MLPBlock and TransformerBlock are the C++ classes;
 Embed and Linear are xgrad.Embed and xgrad.Linear (one class each, with a standalone and a
-scope constructor); Dropout is written here over the xgrad.dropout op. Every layer call has
+scope constructor); Dropout is written here over the xgrad.dropout op. GPT and GPTConfig are
+models/gpt.hpp's model, the one `next_token --model transformer` trains. Every layer call has
 the ops' two forms: layer(x, ...) records on the innermost `with xgrad.Tape()` block's tape,
 layer(tape, x, ...) on the tape it is given. docs/python.md has the guide."""
 from numbers import Real
 
 from ._xgrad import Embed, Key, Linear, Tape, Tensor, current_tape
 from ._xgrad import dropout as _dropout
-from ._xgrad._nn import CausalSelfAttention, LayerNorm, MLPBlock, Scope, TransformerBlock
+from ._xgrad._nn import GPT, CausalSelfAttention, GPTConfig, LayerNorm, MLPBlock, Scope, TransformerBlock
 
 __all__ = ["Scope", "Embed", "Linear", "LayerNorm", "CausalSelfAttention", "MLPBlock", "TransformerBlock",
-           "Dropout"]
+           "Dropout", "GPTConfig", "GPT"]
 
-for _cls in (Scope, LayerNorm, CausalSelfAttention, MLPBlock, TransformerBlock):
+for _cls in (Scope, LayerNorm, CausalSelfAttention, MLPBlock, TransformerBlock, GPTConfig, GPT):
     _cls.__module__ = __name__
 del _cls
 
