@@ -60,12 +60,16 @@ std::string unravel(std::size_t flat, const py::array& a) {
 void require_fits_float32(const py::array& numbers, const py::handle& value, const std::string& what) {
   if (numbers.dtype().kind() != 'f' || numbers.itemsize() <= 4) return;
   const auto d = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(numbers);
-  const double* data = d.data();
+  // An array viewing a buffer at an odd offset (np.frombuffer(b, offset=1)) is C-contiguous
+  // float64 yet not 8-byte aligned, and ensure() hands it back as it is: read by memcpy.
+  const auto* bytes = reinterpret_cast<const unsigned char*>(d.data());
   for (py::ssize_t i = 0; i < d.size(); ++i) {
-    if (std::isfinite(data[i]) && std::isinf(static_cast<float>(data[i]))) {
+    double element;
+    std::memcpy(&element, bytes + static_cast<std::size_t>(i) * sizeof(double), sizeof(double));
+    if (std::isfinite(element) && std::isinf(static_cast<float>(element))) {
       throw py::value_error(what + " " + short_repr(value) + ": element " +
                             unravel(static_cast<std::size_t>(i), numbers) + " = " +
-                            py::repr(py::float_(data[i])).cast<std::string>() +
+                            py::repr(py::float_(element)).cast<std::string>() +
                             " overflows float32 (largest finite 3.4028235e+38)");
     }
   }

@@ -233,3 +233,15 @@ def test_the_explicit_tape_forms_record_on_the_named_tape_inside_a_block():
     assert len(explicit) == 1 and len(scoped) == 0
     y.backward()
     assert x.grad == 4.0
+
+
+def test_a_float64_array_at_an_odd_offset_is_read_and_checked_like_any_other():
+    # np.frombuffer at offset 1: C-contiguous float64 that is not 8-byte aligned (the
+    # fuzz_convert finding; reading it as double* was undefined behaviour).
+    raw = b"\0" + np.array([1.5, -2.0], dtype=np.float64).tobytes()
+    unaligned = np.frombuffer(raw, dtype=np.float64, offset=1)
+    assert not unaligned.flags.aligned
+    assert xgrad.Tensor(unaligned).value.tolist() == [1.5, -2.0]
+    too_big = np.frombuffer(b"\0" + np.array([1.0, 1e40], dtype=np.float64).tobytes(), dtype=np.float64, offset=1)
+    with pytest.raises(ValueError, match=r"element \(1,\) = 1e\+40 overflows float32"):
+        xgrad.Tensor(too_big)
