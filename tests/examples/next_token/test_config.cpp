@@ -5,7 +5,9 @@
 
 #include <sstream>
 
+#include "checkpoint.hpp"
 #include "flags.hpp"
+#include "language_model.hpp"
 #include "tests/examples/next_token/next_token_support.hpp"
 
 using namespace next_token;
@@ -160,4 +162,23 @@ TEST_CASE("The recipe runs on Tiny Shakespeare's 65 characters, tied and without
   CHECK(summary["model"]["parameters"] == 65 * 128 + 64 * 128 + 4 * (12 * 128 * 128 + 2 * 128) + 128);
   CHECK(summary["model"]["bias"] == false);
   CHECK(summary["model"]["tie"] == true);
+}
+
+TEST_CASE("The size bound's parameter count is the built GPT's, with and without biases and tying",
+          "[next_token][config]") {
+  for (const bool bias : {true, false}) {
+    for (const bool tie : {true, false}) {
+      ModelSpec spec;
+      spec.kind = ModelKind::transformer;
+      spec.transformer.vocab = 65;
+      spec.transformer.context = 8;
+      spec.transformer.layers = 2;
+      spec.transformer.heads = 2;
+      spec.transformer.embed_dim = 16;
+      spec.transformer.bias = bias;
+      spec.transformer.tie = tie;
+      CAPTURE(bias, tie);
+      CHECK(parameter_count(spec) == static_cast<long double>(make_model(spec, 0)->parameter_count()));
+    }
+  }
 }
