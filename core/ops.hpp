@@ -189,8 +189,10 @@ Tensor layer_norm(Tape& tape, const Tensor& x, const Tensor& weight, const Tenso
 
 // GPT-2's gelu, the tanh approximation: y = x/2 * (1 + tanh(s (x + 0.044715 x^3))),
 // s = sqrt(2/pi). With t = tanh(s (x + 0.044715 x^3)):
-// dx += dout * (0.5 (1 + t) + 0.5 x (1 - t^2) s (1 + 3 * 0.044715 x^2)), with t kept by
-// the forward (one array of x's size, only on a tape that will run the backward).
+// dx += dout * (0.5 (1 + t) + 0.5 x (1 - t^2) s (1 + 3 * 0.044715 x^2)). Computed as
+// y = x * sigmoid(2u), u = s (x + 0.044715 x^3) (the same function: (1 + tanh u) / 2 =
+// sigmoid(2u)), with sigmoid(2u) kept by the forward (one array of x's size, only on a tape
+// that will run the backward).
 Tensor gelu(Tape& tape, const Tensor& x);
 
 // Causal multi-head self-attention, one op: qkv (B, T, 3C) holds q, k, v side by side on the

@@ -59,37 +59,67 @@ void sgemm(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std
               i(ldb), beta, c, i(ldc));
 }
 
+// The lanes of the batch that holds row[s, n), s + kLanes > n: a padded copy filled with
+// `pad` beyond n, so a row's last elements take the same vector code as the others.
+Batch load_tail(const float* row, std::size_t s, std::size_t n, float pad) {
+  alignas(64) float padded[kLanes];
+  std::fill(padded, padded + kLanes, pad);
+  std::copy(row + s, row + n, padded);
+  return Batch::load_aligned(padded);
+}
+
+void store_tail(const Batch& v, float* row, std::size_t s, std::size_t n) {
+  alignas(64) float padded[kLanes];
+  v.store_aligned(padded);
+  std::copy(padded, padded + (n - s), row + s);
+}
+
+float largest_lane(const Batch& v) {
+  alignas(64) float lanes[kLanes];
+  v.store_aligned(lanes);
+  return *std::max_element(lanes, lanes + kLanes);
+}
+
 // row[0, n) = softmax(row[0, n)) with the row maximum subtracted; row[n, end) = 0, the mask.
+// Every element goes through xsimd's exp (the tail through a padded batch): a scalar
+// std::exp per row's tail cost more than the vector work, and the two differ in the last bit.
 void causal_softmax_row(float* row, std::size_t n, std::size_t end) {
-  float m = row[0];
-  for (std::size_t s = 1; s < n; ++s) m = std::max(m, row[s]);
-  const Batch shift(m);
+  const std::size_t full = n / kLanes * kLanes;
+  const float lowest = -std::numeric_limits<float>::infinity();
+  Batch top(lowest);
+  for (std::size_t s = 0; s < full; s += kLanes) top = xsimd::max(top, Batch::load_unaligned(row + s));
+  if (full < n) top = xsimd::max(top, load_tail(row, full, n, lowest));
+  const Batch shift(largest_lane(top));
   Batch lanes(0.0f);
-  std::size_t s = 0;
-  for (; s + kLanes <= n; s += kLanes) {
+  for (std::size_t s = 0; s < full; s += kLanes) {
     const Batch e = xsimd::exp(Batch::load_unaligned(row + s) - shift);
     e.store_unaligned(row + s);
     lanes += e;
   }
-  float sum = xsimd::hadd(lanes);
-  for (; s < n; ++s) {
-    row[s] = std::exp(row[s] - m);
-    sum += row[s];
+  if (full < n) {
+    const Batch e = xsimd::exp(load_tail(row, full, n, lowest) - shift);  // exp(-inf) = 0
+    store_tail(e, row, full, n);
+    lanes += e;
   }
-  const float inverse = 1.0f / sum;  // sum >= 1: the maximum contributes exp(0)
-  for (s = 0; s < n; ++s) row[s] *= inverse;
+  const Batch inverse(1.0f / xsimd::hadd(lanes));  // sum >= 1: the maximum gives exp(0)
+  for (std::size_t s = 0; s < full; s += kLanes) (Batch::load_unaligned(row + s) * inverse).store_unaligned(row + s);
+  if (full < n) store_tail(load_tail(row, full, n, 0.0f) * inverse, row, full, n);
   std::fill(row + n, row + end, 0.0f);
 }
 
 // The softmax's backward on one row: d[0, n) = a * (d - sum(d * a)) (the scale is applied
 // in the products that use it); d[n, end) = 0.
 void softmax_backward_row(const float* a, float* d, std::size_t n, std::size_t end) {
+  const std::size_t full = n / kLanes * kLanes;
   Batch lanes(0.0f);
-  std::size_t s = 0;
-  for (; s + kLanes <= n; s += kLanes) lanes += Batch::load_unaligned(d + s) * Batch::load_unaligned(a + s);
-  float dot = xsimd::hadd(lanes);
-  for (; s < n; ++s) dot += d[s] * a[s];
-  for (s = 0; s < n; ++s) d[s] = a[s] * (d[s] - dot);
+  for (std::size_t s = 0; s < full; s += kLanes) lanes += Batch::load_unaligned(d + s) * Batch::load_unaligned(a + s);
+  if (full < n) lanes += load_tail(d, full, n, 0.0f) * load_tail(a, full, n, 0.0f);
+  const Batch dot(xsimd::hadd(lanes));
+  for (std::size_t s = 0; s < full; s += kLanes) {
+    const Batch as = Batch::load_unaligned(a + s);
+    (as * (Batch::load_unaligned(d + s) - dot)).store_unaligned(d + s);
+  }
+  if (full < n) store_tail(load_tail(a, full, n, 0.0f) * (load_tail(d, full, n, 0.0f) - dot), d, full, n);
   std::fill(d + n, d + end, 0.0f);
 }
 

@@ -430,7 +430,11 @@ TEST_CASE("A GPT with bias and no tying has the parameters, names and bits of th
           "[models][gpt]") {
   // Where these numbers came from: next_token::Transformer (examples/next_token/transformer.cpp
   // at commit b51eca3, before the Scope) built with the same config and seed, its parameters()
-  // and logits fingerprinted by this file's fingerprint() in a throwaway program.
+  // and logits fingerprinted by this file's fingerprint() in a throwaway program. The logits'
+  // fingerprint was taken again when gelu became x * sigmoid(2u) and the attention softmax
+  // sent its rows' tails through the vector exp (the same functions, other roundings; the two
+  // elements checked below kept their bits): it pins the bits so that a rounding change is
+  // a deliberate one.
   const GPT model(tiny(), 7);
   const std::vector<std::pair<std::string, std::uint64_t>> expected{
       {"wte", 0x41048ecc3b0ce36dull},
@@ -471,7 +475,7 @@ TEST_CASE("A GPT with bias and no tying has the parameters, names and bits of th
   }
   Tape tape(Tape::Mode::inference);
   const Array logits = model.logits(tape, tiny_ids(), Key{}).value();
-  CHECK(fingerprint(logits) == 0x8f0680f7a1838ca2ull);
+  CHECK(fingerprint(logits) == 0x8e7131c8a4e89202ull);
   CHECK(logits(0, 0, 0) == 0x1.04d476p-4f);
   CHECK(logits(1, 4, 10) == -0x1.5c7a12p-4f);
 
