@@ -135,7 +135,7 @@ void add_schedule_flags(CLI::App& app, TrainOptions& t) {
       ->check(finite_range(0.0, 0.999));
   app.add_option("--weight-decay", t.weight_decay, "SGD: weight decay in the gradient; AdamW: decoupled, on 2-D "
                                                    "weights only (both lazy on the table's rows)")
-      ->check(finite_range(0.0, 1.0))->default_str("0 (mlp), 0.1 (transformer)");
+      ->check(finite_range(0.0, 1.0))->default_str("0 (mlp), 0.3 (transformer)");
   app.add_option("--clip", t.clip, "clip the global gradient norm to this (0: no clipping; the norm is shown either way)")
       ->check(finite_range(0.0, 1e6))->default_str("0 (mlp), 1 (transformer)");
 }
@@ -143,7 +143,7 @@ void add_schedule_flags(CLI::App& app, TrainOptions& t) {
 void add_training_flags(CLI::App& app, RunConfig& c) {
   TrainOptions& t = c.train;
   app.add_option("--steps", t.steps, "training steps; 0 only evaluates and samples (e.g. with --load)")
-      ->transform(whole_number(0, lim::kMaxSteps))->default_str("8000 (mlp), 5000 (transformer)");
+      ->transform(whole_number(0, lim::kMaxSteps))->default_str("8000 (mlp), 6000 (transformer)");
   app.add_option("--batch-size", t.batch, "B: windows per step (B predicted tokens for the MLP, B x T for the transformer)")
       ->transform(whole_number(1, lim::kMaxBatch))->default_str("256 (mlp), 32 (transformer)");
   add_schedule_flags(app, t);
@@ -198,7 +198,7 @@ void build_parser(CLI::App& app, RunConfig& c) {
       "written; 2 for bad flags; 3 when a check fails or training diverged (then nothing is saved).\n"
       "Examples:\n"
       "  next_token                                   train on the shipped Genesis text (bytes)\n"
-      "  next_token --model transformer               a 2-block GPT on the same text (AdamW, cosine)\n"
+      "  next_token --model transformer               a 4-block GPT on the same text (AdamW, cosine)\n"
       "  next_token --tokens word --steps 3000 --plot plots --save ckpt\n"
       "  next_token --load ckpt --steps 0 --samples 5 --temperature 0.6");
   app.set_config("--config", "", "read flags from FILE, TOML: one `flag = value` a line, the long flag without its "

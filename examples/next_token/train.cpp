@@ -64,14 +64,14 @@ float gradient_norm(const std::vector<Tensor>& parameters) {
 TrainOptions default_training(ModelKind kind) {
   TrainOptions t;
   if (kind == ModelKind::mlp) return t;
-  t.steps = 5000;
+  t.steps = 6000;
   t.batch = 32;
   t.optimizer = OptimizerKind::adamw;
   t.schedule = ScheduleKind::cosine;
   t.lr = 3e-3f;
   t.lr_final = 3e-4f;
   t.warmup = 100;
-  t.weight_decay = 0.1f;
+  t.weight_decay = 0.3f;
   t.clip = 1.0f;
   t.eval_every = 500;
   t.eval_windows = 512;

@@ -47,7 +47,7 @@ struct TrainOptions {
 };
 
 // The defaults for `kind`: the above for the MLP; for the transformer AdamW 3e-3 -> 3e-4 on a
-// cosine with 100 warmup steps, weight decay 0.1, clipping at 1, B = 32, 5000 steps, a loss
+// cosine with 100 warmup steps, weight decay 0.3, clipping at 1, B = 32, 6000 steps, a loss
 // every 500 on 512 windows (README.md, next_token, has the runs behind them).
 TrainOptions default_training(ModelKind kind);
 

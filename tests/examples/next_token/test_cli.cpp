@@ -31,13 +31,13 @@ TEST_CASE("The help documents every flag with its default and exits 0", "[next_t
       {"--context", "=3 (mlp), 64 (transformer)"},                   {"--embed-dim", "=16 (mlp), 128 (transformer)"},
       {"--hidden", "=192"},            {"--tie", "default: off"},   {"--no-bias", "default: off"},
       {"--config", "default: none"},
-      {"--layers", "=2"},              {"--heads", "=4"},            {"--dropout", "=0.2"},
+      {"--layers", "=4"},              {"--heads", "=4"},            {"--dropout", "=0.2"},
       {"--attention-dropout", "=0.2"},
-      {"--steps", "=8000 (mlp), 5000 (transformer)"},                {"--batch-size", "=256 (mlp), 32 (transformer)"},
+      {"--steps", "=8000 (mlp), 6000 (transformer)"},                {"--batch-size", "=256 (mlp), 32 (transformer)"},
       {"--optimizer", "=sgd (mlp), adamw (transformer)"},            {"--schedule", "=linear (mlp), cosine (transformer)"},
       {"--lr", "=1 (mlp), 0.003 (transformer)"},                     {"--lr-final", "=0.05 (mlp), 0.0003 (transformer)"},
       {"--warmup", "=0 (mlp), 100 (transformer)"},                   {"--schedule-steps", "=0"},
-      {"--momentum", "=0"},            {"--weight-decay", "=0 (mlp), 0.1 (transformer)"},
+      {"--momentum", "=0"},            {"--weight-decay", "=0 (mlp), 0.3 (transformer)"},
       {"--clip", "=0 (mlp), 1 (transformer)"},                       {"--validation-fraction", "=0.1"},
       {"--eval-every", "=1000 (mlp), 500 (transformer)"},            {"--eval-windows", "=20000 (mlp), 512 (transformer)"},
       {"--eval-batches", "=0"},        {"--seed", "=0"},
@@ -402,7 +402,7 @@ TEST_CASE("A transformer trains with AdamW, learns, and leaves never-fed rows of
   CHECK(j["model"]["kind"] == "transformer");
   CHECK(j["model"]["blocks"] == 1);
   CHECK(j["optimizer"]["kind"] == "adamw");
-  CHECK(j["optimizer"]["weight_decay"] == 0.1);  // decay is on, and lazy: the unfed rows still hold
+  CHECK(j["optimizer"]["weight_decay"] == 0.3);  // decay is on, and lazy: the unfed rows still hold
   CHECK(j["tokens"] == 40 * 8 * 8);               // every position of every window is predicted
   CHECK(j["rows_never_seen"].get<int>() > 150);
   CHECK(j["unseen_rows_identical"] == true);
