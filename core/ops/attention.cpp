@@ -27,8 +27,8 @@ namespace {
 constexpr const char* kOp = "causal_self_attention";
 
 using simd::Batch;
-using Kept = xsimd::batch_bool<float>;
-constexpr std::size_t kLanes = Batch::size;
+using Kept = simd::Mask;
+using simd::kLanes;
 
 // The products are cut into blocks of this many positions: rows [r0, r1) of S = q k^T need
 // only the keys [0, r1), so most of the masked upper triangle is never computed.
@@ -59,36 +59,44 @@ void sgemm(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std
               i(ldb), beta, c, i(ldc));
 }
 
-// The lanes of the batch that holds row[s, n), s + kLanes > n: a padded copy filled with
-// `pad` beyond n, so a row's last elements take the same vector code as the others.
-Batch load_tail(const float* row, std::size_t s, std::size_t n, float pad) {
-  alignas(64) float padded[kLanes];
-  std::fill(padded, padded + kLanes, pad);
-  std::copy(row + s, row + n, padded);
-  return Batch::load_aligned(padded);
-}
-
-void store_tail(const Batch& v, float* row, std::size_t s, std::size_t n) {
-  alignas(64) float padded[kLanes];
-  v.store_aligned(padded);
-  std::copy(padded, padded + (n - s), row + s);
-}
-
 float largest_lane(const Batch& v) {
   alignas(64) float lanes[kLanes];
   v.store_aligned(lanes);
   return *std::max_element(lanes, lanes + kLanes);
 }
 
+// A row's last, partial batch row[full, n) (full < n < full + kLanes), `pad` in the other
+// lanes. A row whose memory reaches a whole batch past `full` (up to `end`) is loaded whole
+// and its extra lanes selected away: most rows of a causal mask end mid-batch, and a padded
+// copy on each cost more than the row's vector work.
+Batch load_tail(const float* row, std::size_t full, std::size_t n, std::size_t end, float pad) {
+  if (full + kLanes <= end) {
+    const Batch whole = Batch::load_unaligned(row + full);
+    return xsimd::select(simd::first_lanes(n - full), whole, Batch(pad));
+  }
+  return simd::load_padded(row + full, n - full, pad);
+}
+
+// v, zero beyond n, into row[full, end) from its tail batch on: lanes past n are 0 in v.
+void store_tail(const Batch& v, float* row, std::size_t full, std::size_t n, std::size_t end) {
+  if (full + kLanes <= end) {
+    v.store_unaligned(row + full);
+    std::fill(row + full + kLanes, row + end, 0.0f);
+  } else {
+    simd::store_partial(v, row + full, n - full);
+    std::fill(row + n, row + end, 0.0f);
+  }
+}
+
 // row[0, n) = softmax(row[0, n)) with the row maximum subtracted; row[n, end) = 0, the mask.
-// Every element goes through xsimd's exp (the tail through a padded batch): a scalar
-// std::exp per row's tail cost more than the vector work, and the two differ in the last bit.
+// Every element goes through xsimd's exp, the tail's too: a scalar std::exp per row's tail
+// cost more than the vector work, and the two differ in the last bit.
 void causal_softmax_row(float* row, std::size_t n, std::size_t end) {
   const std::size_t full = n / kLanes * kLanes;
   const float lowest = -std::numeric_limits<float>::infinity();
-  Batch top(lowest);
+  const Batch tail = full < n ? load_tail(row, full, n, end, lowest) : Batch(lowest);
+  Batch top = tail;
   for (std::size_t s = 0; s < full; s += kLanes) top = xsimd::max(top, Batch::load_unaligned(row + s));
-  if (full < n) top = xsimd::max(top, load_tail(row, full, n, lowest));
   const Batch shift(largest_lane(top));
   Batch lanes(0.0f);
   for (std::size_t s = 0; s < full; s += kLanes) {
@@ -96,31 +104,40 @@ void causal_softmax_row(float* row, std::size_t n, std::size_t end) {
     e.store_unaligned(row + s);
     lanes += e;
   }
-  if (full < n) {
-    const Batch e = xsimd::exp(load_tail(row, full, n, lowest) - shift);  // exp(-inf) = 0
-    store_tail(e, row, full, n);
-    lanes += e;
-  }
+  const Batch tail_e = full < n ? xsimd::exp(tail - shift) : Batch(0.0f);  // exp(-inf) = 0
+  lanes += tail_e;
   const Batch inverse(1.0f / xsimd::hadd(lanes));  // sum >= 1: the maximum gives exp(0)
   for (std::size_t s = 0; s < full; s += kLanes) (Batch::load_unaligned(row + s) * inverse).store_unaligned(row + s);
-  if (full < n) store_tail(load_tail(row, full, n, 0.0f) * inverse, row, full, n);
-  std::fill(row + n, row + end, 0.0f);
+  if (full < n) {
+    store_tail(tail_e * inverse, row, full, n, end);
+  } else {
+    std::fill(row + n, row + end, 0.0f);
+  }
 }
 
 // The softmax's backward on one row: d[0, n) = a * (d - sum(d * a)) (the scale is applied
-// in the products that use it); d[n, end) = 0.
+// in the products that use it); d[n, end) = 0. a[n, end) is 0, the forward's mask; d beyond
+// n is whatever the product or an earlier pair left there, so its tail is selected, never
+// multiplied by a's zeros (an inf there would give NaN).
 void softmax_backward_row(const float* a, float* d, std::size_t n, std::size_t end) {
   const std::size_t full = n / kLanes * kLanes;
+  const Batch a_tail = full < n ? load_tail(a, full, n, end, 0.0f) : Batch(0.0f);
+  const Batch d_tail = full < n ? load_tail(d, full, n, end, 0.0f) : Batch(0.0f);
   Batch lanes(0.0f);
   for (std::size_t s = 0; s < full; s += kLanes) lanes += Batch::load_unaligned(d + s) * Batch::load_unaligned(a + s);
-  if (full < n) lanes += load_tail(d, full, n, 0.0f) * load_tail(a, full, n, 0.0f);
+  if (full < n) lanes += d_tail * a_tail;
   const Batch dot(xsimd::hadd(lanes));
   for (std::size_t s = 0; s < full; s += kLanes) {
     const Batch as = Batch::load_unaligned(a + s);
     (as * (Batch::load_unaligned(d + s) - dot)).store_unaligned(d + s);
   }
-  if (full < n) store_tail(load_tail(a, full, n, 0.0f) * (load_tail(d, full, n, 0.0f) - dot), d, full, n);
-  std::fill(d + n, d + end, 0.0f);
+  if (full < n) {
+    // a's zeros past n would give -0 * dot there: select exact zeros, as the fill writes.
+    const Batch v = a_tail * (d_tail - dot);
+    store_tail(xsimd::select(simd::first_lanes(n - full), v, Batch(0.0f)), d, full, n, end);
+  } else {
+    std::fill(d + n, d + end, 0.0f);
+  }
 }
 
 // Attention dropout of one (b, h) pair: u (T, T) its uniform draws, keep = 1 - rate; mask

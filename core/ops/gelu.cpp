@@ -16,26 +16,11 @@ namespace xgrad {
 namespace {
 
 using simd::Batch;
-constexpr std::size_t kLanes = Batch::size;
+using simd::kLanes;
+using simd::load_padded;
+using simd::store_partial;
 constexpr float kBeta = 0.7978845608f;  // sqrt(2 / pi)
 constexpr float kKappa = 0.044715f;
-
-// Every element goes through the vector code, the last partial batch through a padded
-// copy: xsimd's exp and libm's differ in the last bit, and the batch holding a given
-// element must not depend on where a thread's range starts.
-Batch load(const float* p, std::size_t count) {
-  if (count == kLanes) return Batch::load_unaligned(p);
-  alignas(64) float padded[kLanes] = {};
-  std::copy(p, p + count, padded);
-  return Batch::load_aligned(padded);
-}
-
-void store(const Batch& v, float* p, std::size_t count) {
-  if (count == kLanes) return v.store_unaligned(p);
-  alignas(64) float padded[kLanes];
-  v.store_aligned(padded);
-  std::copy(padded, padded + count, p);
-}
 
 // s = sigmoid(2 beta (x + kappa x^3)) = (1 + tanh(beta (x + kappa x^3))) / 2. For x -> -inf
 // the exp overflows to inf and s is 0, as the limit.
@@ -67,10 +52,10 @@ Tensor gelu(Tape& tape, const Tensor& x) {
   parallel::for_range(batches, 16 * n, [&](std::size_t first, std::size_t last) {
     for (std::size_t k = first; k < last; ++k) {
       const std::size_t i = k * kLanes, count = std::min(kLanes, n - i);
-      const Batch xb = load(xv + i, count);
+      const Batch xb = load_padded(xv + i, count);
       const Batch sb = sigmoid_of(xb);
-      store(xb * sb, y + i, count);
-      if (sv) store(sb, sv + i, count);
+      store_partial(xb * sb, y + i, count);
+      if (sv) store_partial(sb, sv + i, count);
     }
   });
 
@@ -86,9 +71,10 @@ Tensor gelu(Tape& tape, const Tensor& x) {
     parallel::for_range(batches, 8 * n, [&](std::size_t first, std::size_t last) {
       for (std::size_t k = first; k < last; ++k) {
         const std::size_t i = k * kLanes, count = std::min(kLanes, n - i);
-        Batch v = load(d + i, count) * gelu_slope(load(xv + i, count), load(sv + i, count));
-        if (add) v += load(dx + i, count);
-        store(v, dx + i, count);
+        Batch v = load_padded(d + i, count) *
+                  gelu_slope(load_padded(xv + i, count), load_padded(sv + i, count));
+        if (add) v += load_padded(dx + i, count);
+        store_partial(v, dx + i, count);
       }
     });
     target.commit();

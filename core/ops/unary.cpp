@@ -1,8 +1,7 @@
 // Unary elementwise ops: neg, exp, log, sqrt, relu, sigmoid, abs (threaded xsimd loops) and
-// tanh. Every element goes through the vector code, the last partial batch through a padded
-// copy: xsimd's exp and libm's differ in the last bit, and the batch holding an element must
-// not depend on where a thread's range starts. Not gelu (core/ops/gelu.cpp), which keeps a
-// value for its backward.
+// tanh. Every element goes through the vector code, the last partial batch padded
+// (core/detail/simd.hpp): the batch holding an element must not depend on where a thread's
+// range starts. Not gelu (core/ops/gelu.cpp), which keeps a value for its backward.
 #include <algorithm>
 #include <utility>
 
@@ -15,21 +14,9 @@ namespace xgrad {
 namespace {
 
 using simd::Batch;
-constexpr std::size_t kLanes = Batch::size;
-
-Batch load(const float* p, std::size_t count) {
-  if (count == kLanes) return Batch::load_unaligned(p);
-  alignas(64) float padded[kLanes] = {};
-  std::copy(p, p + count, padded);
-  return Batch::load_aligned(padded);
-}
-
-void store(const Batch& v, float* p, std::size_t count) {
-  if (count == kLanes) return v.store_unaligned(p);
-  alignas(64) float padded[kLanes];
-  v.store_aligned(padded);
-  std::copy(padded, padded + count, p);
-}
+using simd::kLanes;
+using simd::load_padded;
+using simd::store_partial;
 
 // fn(i, count) for the batches of n elements, split across threads.
 template <class F>
@@ -48,7 +35,9 @@ Tensor unary(Tape& tape, const char* name, const Tensor& x, std::size_t cost, F 
   Array out = uninitialized_array(x.shape());
   const float* xv = x.value().data();
   float* yv = out.data();
-  for_batches(n, cost, [&](std::size_t i, std::size_t count) { store(f(load(xv + i, count)), yv + i, count); });
+  for_batches(n, cost, [&](std::size_t i, std::size_t count) {
+    store_partial(f(load_padded(xv + i, count)), yv + i, count);
+  });
   return tape.record(name, {x}, std::move(out), [x, n, cost, g](const Array& y, const Array& dy) {
     GradientTarget target(x);
     float* dx = target.data();
@@ -56,9 +45,10 @@ Tensor unary(Tape& tape, const char* name, const Tensor& x, std::size_t cost, F 
     const bool add = target.add();
     const float *xv = x.value().data(), *yv = y.data(), *d = dy.data();
     for_batches(n, cost, [&](std::size_t i, std::size_t count) {
-      Batch v = g(load(d + i, count), load(xv + i, count), load(yv + i, count));
-      if (add) v += load(dx + i, count);
-      store(v, dx + i, count);
+      Batch v =
+          g(load_padded(d + i, count), load_padded(xv + i, count), load_padded(yv + i, count));
+      if (add) v += load_padded(dx + i, count);
+      store_partial(v, dx + i, count);
     });
     target.commit();
   });
