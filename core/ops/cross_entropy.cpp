@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/detail/parallel.hpp"
+#include "core/detail/rows.hpp"
 #include "core/detail/simd.hpp"
 #include "core/op.hpp"
 #include "core/ops.hpp"
@@ -19,32 +20,7 @@ namespace xgrad {
 namespace {
 
 using simd::Batch;
-constexpr std::size_t kLanes = Batch::size;
-
-float row_max(const float* z, std::size_t n) {
-  float m = -std::numeric_limits<float>::infinity();
-  std::size_t v = 0;
-  if (n >= kLanes) {
-    Batch lanes = Batch::load_unaligned(z);
-    for (v = kLanes; v + kLanes <= n; v += kLanes) lanes = xsimd::max(lanes, Batch::load_unaligned(z + v));
-    alignas(64) float spill[kLanes];
-    lanes.store_aligned(spill);
-    for (float x : spill) m = std::max(m, x);
-  }
-  for (; v < n; ++v) m = std::max(m, z[v]);
-  return m;
-}
-
-// sum_v exp(z[v] - m).
-float exp_sum(const float* z, float m, std::size_t n) {
-  Batch lanes(0.0f);
-  const Batch shift(m);
-  std::size_t v = 0;
-  for (; v + kLanes <= n; v += kLanes) lanes += xsimd::exp(Batch::load_unaligned(z + v) - shift);
-  float s = xsimd::hadd(lanes);
-  for (; v < n; ++v) s += std::exp(z[v] - m);
-  return s;
-}
+using simd::kLanes;
 
 // dz[v] (+)= scale * exp(z[v] - m), then dz[target] -= upstream / T: row t of
 // dL/dZ = upstream / T * (softmax(z_t) - onehot(target_t)), with scale = upstream / (T * s_t).
@@ -122,8 +98,8 @@ Tensor softmax_cross_entropy(Tape& tape, const Tensor& logits, const TokenIds& t
         continue;
       }
       const float* row = z + t * vocab;
-      const float m = row_max(row, vocab);
-      const float s = exp_sum(row, m, vocab);
+      const float m = rows::max_of(row, vocab);
+      const float s = rows::exp_sum(row, m, nullptr, vocab);
       row_loss[t] = static_cast<double>(m + std::log(s)) - row[target[t]];
       if (!keep_rows) continue;
       row_max_of[t] = m;

@@ -19,7 +19,7 @@ namespace {
 using random::detail::Words;
 using simd::Batch;
 using Kept = xsimd::batch_bool<float>;
-constexpr std::size_t kLanes = Batch::size;
+using simd::kLanes;
 
 }  // namespace
 

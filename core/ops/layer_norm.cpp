@@ -17,7 +17,7 @@ namespace xgrad {
 namespace {
 
 using simd::Batch;
-constexpr std::size_t kLanes = Batch::size;
+using simd::kLanes;
 
 // dweight and dbias are summed per block of this many rows, and the blocks' sums are then
 // added in block order: the blocks are fixed by N alone, so the bits do not depend on how

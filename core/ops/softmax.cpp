@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "core/detail/parallel.hpp"
+#include "core/detail/rows.hpp"
 #include "core/detail/simd.hpp"
 #include "core/op.hpp"
 #include "core/ops.hpp"
@@ -16,8 +17,10 @@
 namespace xgrad {
 namespace {
 
+using rows::exp_sum;
+using rows::max_of;
 using simd::Batch;
-constexpr std::size_t kLanes = Batch::size;
+using simd::kLanes;
 constexpr std::size_t kChunk = 256;
 // An exp costs a few memory-bound operations: split the work sooner than a copy would.
 constexpr std::size_t kWorkPerElement = 4;
@@ -57,40 +60,6 @@ void for_each_line(const AxisView& v, Row row, Columns columns) {
   });
 }
 
-float row_max(const float* x, std::size_t n) {
-  float m = -std::numeric_limits<float>::infinity();
-  std::size_t i = 0;
-  if (n >= kLanes) {
-    Batch lanes = Batch::load_unaligned(x);
-    for (i = kLanes; i + kLanes <= n; i += kLanes) lanes = xsimd::max(lanes, Batch::load_unaligned(x + i));
-    alignas(64) float spill[kLanes];
-    lanes.store_aligned(spill);
-    for (float s : spill) m = std::max(m, s);
-  }
-  for (; i < n; ++i) m = std::max(m, x[i]);
-  return m;
-}
-
-// sum of exp(x - m) over n floats, in kLanes float lanes then the tail; also written to e
-// unless e is null.
-float exp_sum(const float* x, float m, float* e, std::size_t n) {
-  const Batch shift(m);
-  Batch lanes(0.0f);
-  std::size_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) {
-    const Batch v = xsimd::exp(Batch::load_unaligned(x + i) - shift);
-    if (e) v.store_unaligned(e + i);
-    lanes += v;
-  }
-  float s = xsimd::hadd(lanes);
-  for (; i < n; ++i) {
-    const float v = std::exp(x[i] - m);
-    if (e) e[i] = v;
-    s += v;
-  }
-  return s;
-}
-
 // sum of a[i] * b[i] (or of a[i] when b is null), as exp_sum.
 float dot(const float* a, const float* b, std::size_t n) {
   Batch lanes(0.0f);
@@ -105,7 +74,7 @@ float dot(const float* a, const float* b, std::size_t n) {
 }
 
 void softmax_row(const float* x, float* y, std::size_t n) {
-  const float inverse = 1.0f / exp_sum(x, row_max(x, n), y, n);  // >= 1: the maximum gives exp(0)
+  const float inverse = 1.0f / exp_sum(x, max_of(x, n), y, n);  // >= 1: the maximum gives exp(0)
   const Batch scale(inverse);
   std::size_t i = 0;
   for (; i + kLanes <= n; i += kLanes) (Batch::load_unaligned(y + i) * scale).store_unaligned(y + i);
@@ -113,7 +82,7 @@ void softmax_row(const float* x, float* y, std::size_t n) {
 }
 
 void log_softmax_row(const float* x, float* y, std::size_t n) {
-  const float m = row_max(x, n);
+  const float m = max_of(x, n);
   const float log_sum = std::log(exp_sum(x, m, nullptr, n));
   const Batch shift(m), minus(log_sum);
   std::size_t i = 0;
