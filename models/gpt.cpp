@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "layers/common.hpp"
+#include "models/sampling.hpp"
 
 namespace xgrad::models {
 namespace {
@@ -153,24 +154,12 @@ std::vector<std::int64_t> GPT::generate(const std::vector<std::int64_t>& prompt,
     Tape tape(Tape::Mode::inference);
     const Tensor z_tensor = next_logits(tape, TokenIds(window, {1, seen}));
     const float* z = z_tensor.value().data();
-    const std::size_t best = static_cast<std::size_t>(std::max_element(z, z + V) - z);
-    std::size_t pick = best;
+    double u = 0.0;  // greedy decoding draws nothing
     if (temperature > 0.0f) {
-      double total = 0.0;
-      for (std::size_t v = 0; v < V; ++v) {
-        weights[v] = std::exp((static_cast<double>(z[v]) - z[best]) / temperature);
-        total += weights[v];
-      }
       const Key draw = random::fold_in(key, static_cast<std::uint32_t>(k));
-      double u = static_cast<double>(random::uniform(draw, {})()) * total;
-      for (std::size_t v = 0; v < V; ++v) {
-        if (u < weights[v]) {
-          pick = v;
-          break;
-        }
-        u -= weights[v];  // falling through every weight (rounding) keeps the most likely id
-      }
+      u = static_cast<double>(random::uniform(draw, {})());
     }
+    const std::size_t pick = sample_token(z, V, temperature, u, weights);
     ids.push_back(static_cast<std::int64_t>(pick));
   }
   return ids;

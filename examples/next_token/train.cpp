@@ -7,6 +7,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "models/sampling.hpp"
 #include "optim/clip.hpp"
 #include "optimizer_choice.hpp"
 
@@ -250,24 +251,9 @@ std::vector<std::int32_t> generate(const LanguageModel& model, const std::vector
     Tape tape(Tape::Mode::inference);
     const Tensor logits = model.logits(tape, TokenIds(window, {1, seen}), random::Key{});
     const float* z = logits.value().data() + (logits.shape()[0] - 1) * vocab;  // the last position's row
-    const std::size_t best = static_cast<std::size_t>(std::max_element(z, z + vocab) - z);
-    std::size_t pick = best;
-    if (temperature > 0.0) {
-      double total = 0.0;
-      for (std::size_t v = 0; v < vocab; ++v) {
-        weights[v] = std::exp((static_cast<double>(z[v]) - z[best]) / temperature);
-        total += weights[v];
-      }
-      double u = rng.uniform() * total;
-      pick = best;  // only reached through rounding in the running subtraction
-      for (std::size_t v = 0; v < vocab; ++v) {
-        if (u < weights[v]) {
-          pick = v;
-          break;
-        }
-        u -= weights[v];
-      }
-    }
+    // The generator advances only when sampling: greedy decoding leaves its state as it was.
+    const double u = temperature > 0.0 ? rng.uniform() : 0.0;
+    const std::size_t pick = models::sample_token(z, vocab, temperature, u, weights);
     ids.push_back(static_cast<std::int32_t>(pick));
   }
   return ids;
