@@ -77,10 +77,11 @@ Batch load_tail(const float* row, std::size_t full, std::size_t n, std::size_t e
   return simd::load_padded(row + full, n - full, pad);
 }
 
-// v, zero beyond n, into row[full, end) from its tail batch on: lanes past n are 0 in v.
+// v's first n - full lanes into row[full, n) and zeros into row[n, end): the mask stays
+// exactly 0 whatever v holds past n (-0 or NaN from an all -inf row).
 void store_tail(const Batch& v, float* row, std::size_t full, std::size_t n, std::size_t end) {
   if (full + kLanes <= end) {
-    v.store_unaligned(row + full);
+    xsimd::select(simd::first_lanes(n - full), v, Batch(0.0f)).store_unaligned(row + full);
     std::fill(row + full + kLanes, row + end, 0.0f);
   } else {
     simd::store_partial(v, row + full, n - full);
@@ -132,9 +133,7 @@ void softmax_backward_row(const float* a, float* d, std::size_t n, std::size_t e
     (as * (Batch::load_unaligned(d + s) - dot)).store_unaligned(d + s);
   }
   if (full < n) {
-    // a's zeros past n would give -0 * dot there: select exact zeros, as the fill writes.
-    const Batch v = a_tail * (d_tail - dot);
-    store_tail(xsimd::select(simd::first_lanes(n - full), v, Batch(0.0f)), d, full, n, end);
+    store_tail(a_tail * (d_tail - dot), d, full, n, end);
   } else {
     std::fill(d + n, d + end, 0.0f);
   }

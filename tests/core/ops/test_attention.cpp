@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <utility>
 #include <vector>
 
@@ -139,6 +140,31 @@ TEST_CASE("causal_self_attention's outputs before a changed position stay bit-id
           CHECK_FALSE(same);  // the edit did reach the op
         }
       }
+    }
+  }
+}
+
+TEST_CASE("causal_self_attention keeps a NaN row's masked weights at 0: later values' gradients "
+          "stay finite",
+          "[core][ops][attention]") {
+  // One head of 8 features. q_0 = (+inf, 0, ...) and k_0 = (-1, ...) make position 0's one
+  // score -inf, so its softmax row is NaN: out[0] is NaN, as in PyTorch. Its masked weights
+  // A[0, s > 0] must stay 0, or every v_s with s > 0 would get a NaN gradient from them.
+  const std::size_t T = 16, C = 8;
+  Array values = hashed_values({1, T, 3 * C}, 3);
+  for (std::size_t j = 0; j < C; ++j) values(0, 0, j) = 0.0f;
+  values(0, 0, 0) = std::numeric_limits<float>::infinity();
+  values(0, 0, C) = -1.0f;
+  const Tensor qkv = Tensor::parameter(values, "qkv");
+  Tape tape;
+  const Tensor out = causal_self_attention(tape, qkv, 1);
+  REQUIRE(std::isnan(out.value()(0, 0, 0)));
+  tape.backward(sum(tape, out));
+  const Array& grad = qkv.grad().dense();
+  for (std::size_t s = 1; s < T; ++s) {
+    for (std::size_t j = 0; j < C; ++j) {
+      INFO("position " << s << " value feature " << j);
+      CHECK(std::isfinite(grad(0, s, 2 * C + j)));
     }
   }
 }
