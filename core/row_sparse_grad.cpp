@@ -64,28 +64,38 @@ void RowSparseGrad::scatter_add(const std::int32_t* rows, std::size_t count, con
                                 std::optional<std::int32_t> skip) {
   ensure_slot_index();
   // Pass 1, in token order: each token's slot; a token whose row is new opens the slot.
+  // Without branches on whether a row is new: with a vocabulary's few repeated ids that
+  // branch is a coin toss, and its cost moved with where the linker put this loop.
   slot_of_token_.resize(count);
+  const std::size_t before = rows_.size();
+  rows_.resize(before + count);  // room for every token's row to be new; trimmed below
+  std::int32_t* new_rows = rows_.data() + before;
+  std::int32_t* slot_of_row = slot_of_row_.data();
+  std::int32_t* slot_of_token = slot_of_token_.data();
+  const std::int32_t skipped = skip.value_or(-1);  // ids are >= 0: -1 skips nothing
+  std::size_t opened = 0;
   // slot_of_row_ holds V ints: fetch its entries ahead. Not made to depend on V, so a step
   // executes the same instructions at any vocabulary size (docs/DESIGN.md).
   const bool ahead = prefetch::pays(count, 1);
   for (std::size_t t = 0; t < count; ++t) {
     if (ahead && t + 2 * prefetch::kDistance < count) {
-      __builtin_prefetch(slot_of_row_.data() + rows[t + 2 * prefetch::kDistance], 1);
+      __builtin_prefetch(slot_of_row + rows[t + 2 * prefetch::kDistance], 1);
     }
     const std::int32_t row = rows[t];
-    if (skip && row == *skip) {
-      slot_of_token_[t] = kSkipped;
+    if (row == skipped) {
+      slot_of_token[t] = kSkipped;
       continue;
     }
-    std::int32_t& slot = slot_of_row_[static_cast<std::size_t>(row)];
-    if (slot < 0) {
-      slot = static_cast<std::int32_t>(rows_.size());
-      rows_.push_back(row);
-      slot_of_token_[t] = ~slot;
-    } else {
-      slot_of_token_[t] = slot;
-    }
+    std::int32_t& slot = slot_of_row[static_cast<std::size_t>(row)];
+    const std::int32_t seen = slot;
+    const std::int32_t next = static_cast<std::int32_t>(before + opened);
+    const bool is_new = seen < 0;
+    new_rows[opened] = row;  // kept only if the row is new: otherwise the next new row overwrites it
+    slot = is_new ? next : seen;
+    slot_of_token[t] = is_new ? ~next : seen;
+    opened += is_new ? 1 : 0;
   }
+  rows_.resize(before + opened);
   values_.resize(rows_.size() * row_width_);
   // Pass 2: each thread adds the tokens of its own range of slots, in token order.
   const std::size_t width = row_width_;

@@ -67,6 +67,20 @@ TEST_CASE("Scatter of rows equals adding them one by one, skipped rows aside",
   CHECK(bit_equal(bulk.to_dense(), one_by_one.to_dense()));
 }
 
+TEST_CASE("A second scatter into the same gradient sums into its rows and opens new ones after them",
+          "[core][row_sparse_grad]") {
+  const std::vector<std::int32_t> first{3, 3, 0}, second{5, 0, 5, 2};
+  const Array a = testing::hashed_values({first.size(), 2}, 1);
+  const Array b = testing::hashed_values({second.size(), 2}, 2);
+  RowSparseGrad twice(6, 2), one_by_one(6, 2);
+  twice.scatter_add(first.data(), first.size(), a.data());
+  twice.scatter_add(second.data(), second.size(), b.data());
+  for (std::size_t t = 0; t < first.size(); ++t) add_row(one_by_one, first[t], {a(t, 0), a(t, 1)});
+  for (std::size_t t = 0; t < second.size(); ++t) add_row(one_by_one, second[t], {b(t, 0), b(t, 1)});
+  CHECK(twice.rows() == std::vector<std::int32_t>{3, 0, 5, 2});
+  CHECK(bit_equal(twice.to_dense(), one_by_one.to_dense()));
+}
+
 TEST_CASE("A new gradient holds nothing and reads as zeros", "[core][gradient]") {
   const Gradient g(Shape{2, 3});
   CHECK(g.empty());
