@@ -24,16 +24,19 @@ void scatter(SparseGrad& g, const std::int32_t* ids, std::size_t tokens, const f
              ForkJoin& threads) {
   const std::size_t width = g.width;
   // Slots in order of first appearance; a token that opens a slot is marked by ~slot.
+  // Branch-free, as xgrad's: whether a row is new is unpredictable.
+  const std::size_t before = g.rows.size();
+  g.rows.resize(before + tokens);
+  std::size_t opened = before;
   for (std::size_t t = 0; t < tokens; ++t) {
     std::int32_t& slot = g.slot_of_row[static_cast<std::size_t>(ids[t])];
-    if (slot < 0) {
-      slot = static_cast<std::int32_t>(g.rows.size());
-      g.rows.push_back(ids[t]);
-      g.slot_of_token[t] = ~slot;
-    } else {
-      g.slot_of_token[t] = slot;
-    }
+    const std::int32_t seen = slot, next = static_cast<std::int32_t>(opened);
+    g.rows[opened] = ids[t];
+    slot = seen < 0 ? next : seen;
+    g.slot_of_token[t] = seen < 0 ? ~next : seen;
+    opened += seen < 0 ? 1 : 0;
   }
+  g.rows.resize(opened);
   // Each thread owns a range of slots and adds its tokens in token order.
   const std::size_t unique = g.rows.size();
   threads.run(unique, [&](std::size_t first, std::size_t last) {
