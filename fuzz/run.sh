@@ -4,11 +4,11 @@
 # A crash, a leak (but in fuzz_convert, see below), a timeout or an out-of-memory stops the run with a non-zero status; the
 # input that caused it is left as build-fuzz/crashes/NAME-crash-... to reproduce it with
 #   build-fuzz/fuzz/NAME build-fuzz/crashes/NAME-crash-...
-# Usage: fuzz/run.sh [SECONDS_PER_TARGET (default 45)] [TARGET ...]
+# Usage: fuzz/run.sh [SECONDS_PER_TARGET (default 30)] [TARGET ...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-seconds=${1:-45}
+seconds=${1:-30}
 shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(fuzz_npy fuzz_token_ids fuzz_manifest fuzz_id_list fuzz_corpus fuzz_bpe_merges fuzz_convert)
