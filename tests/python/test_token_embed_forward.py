@@ -65,6 +65,19 @@ def test_sizes_and_seed_are_cast_with_int_and_ids_come_from_any_numeric_array_li
         np.testing.assert_array_equal(xgrad.token_embed_forward(0.0, ids, 5.0, np.int64(3)), expected)
 
 
+def test_a_list_of_ints_reads_as_the_same_ids_as_its_numpy_array():
+    ids = [k * 7919 % 50000 for k in range(512)]  # read item by item, not through NumPy
+    np.testing.assert_array_equal(xgrad.token_embed_forward(0, ids, 50000, 4),
+                                  xgrad.token_embed_forward(0, np.array(ids, dtype=np.int64), 50000, 4))
+
+
+def test_ints_too_wide_for_64_bits_in_a_list_are_still_judged_by_numpy():
+    with pytest.raises(TypeError, match="token ids must be numbers, got an array of dtype object"):
+        xgrad.token_embed_forward(0, [0, 2**70], 5, 3)
+    with pytest.raises(xgrad.InvalidTokenId, match="token id 9223372036854775808 at position 1 does not fit"):
+        xgrad.token_embed_forward(0, [0, 2**63], 5, 3)
+
+
 def test_an_empty_id_list_gives_an_empty_output():
     assert xgrad.token_embed_forward(0, [], 5, 3).shape == (0,)
 
